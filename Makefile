@@ -1,0 +1,36 @@
+# Build and install ostree-guests. The RPM spec and the system tests use this same target.
+#   make                 build release binaries
+#   make install DESTDIR=/tmp/root [PREFIX=/usr]
+# The generator writes /usr/libexec/ostree-guests/ostree-guest-start into every drop-in, so
+# PREFIX other than /usr only suits staging trees, not a running system.
+
+PREFIX ?= /usr
+SYSCONFDIR ?= /etc
+LIBEXECDIR ?= $(PREFIX)/libexec
+GENERATORDIR ?= $(PREFIX)/lib/systemd/system-generators
+VENDORCONFDIR ?= $(PREFIX)/lib/ostree-guests.d
+DOCDIR ?= $(PREFIX)/share/doc/ostree-guests
+CARGO ?= cargo
+CARGOFLAGS ?= --locked
+TARGETDIR ?= target/release
+
+BINS = $(TARGETDIR)/ostree-guests-generator $(TARGETDIR)/ostree-guest-start
+
+all: build
+
+build:
+	$(CARGO) build --release $(CARGOFLAGS) -p ostree-guests-generator -p ostree-guests-helpers
+
+install:
+	test -x $(TARGETDIR)/ostree-guests-generator -a -x $(TARGETDIR)/ostree-guest-start || $(MAKE) build
+	install -D -m 0755 $(TARGETDIR)/ostree-guests-generator $(DESTDIR)$(GENERATORDIR)/ostree-guests-generator
+	install -D -m 0755 $(TARGETDIR)/ostree-guest-start $(DESTDIR)$(LIBEXECDIR)/ostree-guests/ostree-guest-start
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ostree-guests.d $(DESTDIR)$(VENDORCONFDIR)
+	install -d -m 0755 $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 conf.d/*.toml $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+
+check:
+	tests/run
+
+.PHONY: all build install check

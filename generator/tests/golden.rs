@@ -1,0 +1,188 @@
+//! Golden tests: the real generator binary runs on each scenario tree under tests/generator/,
+//! and its whole output tree (files and symlink targets), stdout, stderr and exit status are
+//! compared with what is checked in next to it.
+//!
+//! Layout of a case directory:
+//!   root/             OSTREE_GUESTS_ROOT (config files under root/etc/ostree-guests.d, …)
+//!   args              optional: arguments, one per line; `{out}` is the output directory
+//!                     (default: the output directory as the only argument)
+//!   env               optional: KEY=VALUE lines added to the environment
+//!   expected/         the output tree (absent: nothing is written)
+//!   expected.stdout, expected.stderr, expected.exit   (absent: empty, empty, 0)
+//!
+//! UPDATE_GOLDEN=1 cargo test -p ostree-guests-generator --test golden   rewrites the expectations.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, PartialEq, Eq)]
+enum Entry {
+    Dir,
+    File(String),
+    Symlink(String),
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<String, Entry> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Entry>) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for e in rd {
+            let e = e.unwrap();
+            let path = e.path();
+            let rel = path.strip_prefix(base).unwrap().display().to_string();
+            let ft = e.file_type().unwrap();
+            if ft.is_symlink() {
+                let t = fs::read_link(&path).unwrap().display().to_string();
+                out.insert(rel, Entry::Symlink(t));
+            } else if ft.is_dir() {
+                out.insert(rel, Entry::Dir);
+                walk(base, &path, out);
+            } else {
+                out.insert(rel, Entry::File(fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn render(tree: &BTreeMap<String, Entry>) -> String {
+    let mut s = String::new();
+    for (k, v) in tree {
+        match v {
+            Entry::Dir => s.push_str(&format!("{k}/\n")),
+            Entry::Symlink(t) => s.push_str(&format!("{k} -> {t}\n")),
+            Entry::File(text) => s.push_str(&format!("{k}:\n{text}\n")),
+        }
+    }
+    s
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let _ = fs::remove_dir_all(to);
+    fs::create_dir_all(to).unwrap();
+    for (rel, e) in snapshot(from) {
+        let p = to.join(&rel);
+        match e {
+            Entry::Dir => fs::create_dir_all(&p).unwrap(),
+            Entry::File(t) => fs::write(&p, t).unwrap(),
+            Entry::Symlink(t) => std::os::unix::fs::symlink(t, &p).unwrap(),
+        }
+    }
+}
+
+fn read_or(path: &Path, default: &str) -> String {
+    fs::read_to_string(path).unwrap_or_else(|_| default.to_owned())
+}
+
+fn run_case(case: &Path, update: bool) -> Result<(), String> {
+    let out = tempfile::tempdir().unwrap();
+    // Not created in advance: the snapshot covers the whole temp dir, so a write to EARLY or
+    // LATE (siblings of NORMAL) or anywhere else shows up.
+    let out_dir = out.path().join("normal");
+    let args: Vec<String> = match fs::read_to_string(case.join("args")) {
+        Ok(text) => text
+            .lines()
+            .map(|l| l.replace("{out}", &out_dir.display().to_string()))
+            .collect(),
+        Err(_) => vec![out_dir.display().to_string()],
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ostree-guests-generator"));
+    cmd.args(&args)
+        .env_remove("SYSTEMD_EXEC_PID")
+        .env_remove("SYSTEMD_IN_INITRD")
+        .env("OSTREE_GUESTS_ROOT", case.join("root"));
+    for line in read_or(&case.join("env"), "")
+        .lines()
+        .filter(|l| !l.is_empty())
+    {
+        let (k, v) = line.split_once('=').unwrap();
+        cmd.env(k, v);
+    }
+    let output = cmd.output().unwrap();
+    let code = output.status.code().ok_or_else(|| {
+        format!(
+            "{}: killed by a signal: {:?}",
+            case.display(),
+            output.status
+        )
+    })?;
+    let out_text = out_dir.display().to_string();
+    let stdout = String::from_utf8_lossy(&output.stdout).replace(&out_text, "{out}");
+    let stderr = String::from_utf8_lossy(&output.stderr).replace(&out_text, "{out}");
+    let got_tree = snapshot(out.path());
+
+    if update {
+        let exp = case.join("expected");
+        let _ = fs::remove_dir_all(&exp);
+        if !got_tree.is_empty() {
+            copy_tree(out.path(), &exp);
+        }
+        let write_opt = |name: &str, text: &str, default: &str| {
+            let p = case.join(name);
+            if text == default {
+                let _ = fs::remove_file(&p);
+            } else {
+                fs::write(&p, text).unwrap();
+            }
+        };
+        write_opt("expected.stdout", &stdout, "");
+        write_opt("expected.stderr", &stderr, "");
+        write_opt("expected.exit", &format!("{code}\n"), "0\n");
+        return Ok(());
+    }
+
+    let want_tree = snapshot(&case.join("expected"));
+    let name = case.file_name().unwrap().to_string_lossy().into_owned();
+    similar_asserts::assert_eq!(render(&want_tree), render(&got_tree), "{name}: output tree");
+    similar_asserts::assert_eq!(
+        read_or(&case.join("expected.stdout"), ""),
+        stdout,
+        "{name}: stdout"
+    );
+    similar_asserts::assert_eq!(
+        read_or(&case.join("expected.stderr"), ""),
+        stderr,
+        "{name}: stderr"
+    );
+    let want_code: i32 = read_or(&case.join("expected.exit"), "0")
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(want_code, code, "{name}: exit status");
+    Ok(())
+}
+
+fn cases() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/generator");
+    let mut cases: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    cases
+}
+
+#[test]
+fn golden_cases() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let all = cases();
+    assert!(
+        all.len() >= 20,
+        "expected the scenario trees under tests/generator, found {}",
+        all.len()
+    );
+    for case in &all {
+        run_case(case, update).unwrap();
+    }
+    eprintln!(
+        "{} golden cases {}",
+        all.len(),
+        if update { "rewritten" } else { "matched" }
+    );
+}

@@ -1,0 +1,5 @@
+//! The runtime helpers of ostree-guests. The binaries in src/bin are thin wrappers.
+
+pub mod machined;
+pub mod mounts;
+pub mod start;

@@ -1,0 +1,298 @@
+//! `ostree-guest-start NAME`: the ExecStart of every generated drop-in.
+//!
+//! Re-reads the guest's configuration with the generator's own rules, resolves its OSTree
+//! deployment from files, prepares a private mount namespace and *execs* systemd-nspawn, so that
+//! nspawn is the unit's main process (Type=notify, watchdog, KillMode=mixed all rely on it).
+
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use ostree_guests::config::{self, Guest, Settings};
+use ostree_guests::deployment::{self, Layout, Resolved};
+use ostree_guests::exit;
+use ostree_guests::nspawn::{self, STAGING_DIR};
+use ostree_guests::paths::{
+    CONFIG_DIRS, DEFAULT_BOOT, DEFAULT_SYSROOT, ENV_BOOT, ENV_ROOT, ENV_SYSROOT, env_path,
+};
+
+use crate::{machined, mounts};
+
+pub const USAGE: &str = "\
+Usage: ostree-guest-start [--dry-run] [--no-register] NAME
+       ostree-guest-start --config-error NAME
+
+Boots the OSTree guest NAME configured in /etc/ostree-guests.d/NAME.toml (or /run, /usr/lib)
+by exec'ing systemd-nspawn; normally run by systemd-nspawn@NAME.service.
+  --dry-run       print the resolved deployment and the nspawn command line, start nothing
+  --no-register   do not register with systemd-machined (hosts without systemd)
+  --config-error  report why NAME's configuration is invalid (the fail-closed drop-in uses it)
+Environment: OSTREE_GUESTS_ROOT, OSTREE_GUESTS_SYSROOT, OSTREE_GUESTS_BOOT.
+See ostree-guest-start(8) for the exit statuses.";
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Args {
+    pub dry_run: bool,
+    pub no_register: bool,
+    pub config_error: bool,
+    pub name: String,
+}
+
+/// A failure with the exit status that tells its class (see `ostree_guests::exit`).
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+pub fn parse_args(args: &[String]) -> Result<Option<Args>, Failure> {
+    let mut a = Args::default();
+    let mut name = None;
+    for arg in args {
+        match arg.as_str() {
+            "--help" | "-h" => return Ok(None),
+            "--dry-run" => a.dry_run = true,
+            "--no-register" => a.no_register = true,
+            "--config-error" => a.config_error = true,
+            s if s.starts_with('-') => {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!("unknown option {s}\n\n{USAGE}"),
+                ));
+            }
+            s if name.is_none() => name = Some(s.to_owned()),
+            s => {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!("unexpected argument {s}\n\n{USAGE}"),
+                ));
+            }
+        }
+    }
+    a.name = name
+        .ok_or_else(|| Failure::new(exit::USAGE, format!("missing the guest name\n\n{USAGE}")))?;
+    Ok(Some(a))
+}
+
+fn find_guest<'a>(loaded: &'a config::Loaded, name: &str) -> Result<&'a Guest, Failure> {
+    if let Some(g) = loaded.guest(name) {
+        return Ok(g);
+    }
+    if let Some(e) = loaded
+        .unnamed
+        .iter()
+        .find(|e| e.file.file_stem().is_some_and(|s| s == name))
+    {
+        return Err(Failure::new(exit::CONFIG_INVALID, e.to_string()));
+    }
+    Err(Failure::new(
+        exit::CONFIG_INVALID,
+        format!(
+            "no configuration for guest {name}: create {name}.toml in one of {} and run \"systemctl daemon-reload\"",
+            CONFIG_DIRS.join(", ")
+        ),
+    ))
+}
+
+fn settings_of(guest: &Guest) -> Result<&Settings, Failure> {
+    guest.settings.as_ref().map_err(|e| {
+        Failure::new(
+            exit::CONFIG_INVALID,
+            format!("{e}\nFix the file and run \"systemctl daemon-reload\"."),
+        )
+    })
+}
+
+/// What the fail-closed drop-in runs: the configuration was invalid when units were generated.
+fn report_config_error(loaded: &config::Loaded, name: &str) -> Failure {
+    match find_guest(loaded, name).and_then(settings_of) {
+        Err(f) => f,
+        Ok(_) => Failure::new(
+            exit::CONFIG_INVALID,
+            format!(
+                "{name}: the configuration was invalid when the units were generated and has changed since; run \"systemctl daemon-reload\" and start the guest again"
+            ),
+        ),
+    }
+}
+
+fn layout() -> Layout {
+    Layout {
+        sysroot: env_path(ENV_SYSROOT, DEFAULT_SYSROOT),
+        boot: env_path(ENV_BOOT, DEFAULT_BOOT),
+        root: PathBuf::from("/"),
+    }
+}
+
+fn dry_run_text(guest: &Guest, settings: &Settings, r: &Resolved, argv: &[OsString]) -> String {
+    let d = &r.deployment;
+    let mut s = String::new();
+    let mut line = |k: &str, v: &str| s.push_str(&format!("{k}: {v}\n"));
+    line("machine", guest.name.as_str());
+    for src in &guest.sources {
+        line("config", &src.display().to_string());
+    }
+    line("stateroot", settings.stateroot.as_str());
+    line("pin", &settings.config.deployment.0.to_string());
+    line("deployment", &d.dir_name());
+    line("index", &d.index.to_string());
+    if let Some(v) = &d.version {
+        line("version", v);
+    }
+    line("pinned", if d.pinned { "yes" } else { "no" });
+    line("boot-entry", &d.boot_entry.display().to_string());
+    line("directory", &r.dir.display().to_string());
+    s.push_str("argv:\n");
+    for a in argv {
+        s.push_str(&format!("  {}\n", a.to_string_lossy()));
+    }
+    s
+}
+
+/// Environment for nspawn: ours, with the image lock off. All guests share --directory and the
+/// deployment root is immutable, so nspawn's exclusive lock can only fail or serialize guests
+/// (the drop-in sets this too; outside a unit, e.g. in tests, only this does).
+fn nspawn_env() -> Vec<CString> {
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != "SYSTEMD_NSPAWN_LOCK")
+        .filter_map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    env.extend(CString::new("SYSTEMD_NSPAWN_LOCK=0").ok());
+    env
+}
+
+fn exec(argv: &[OsString]) -> Failure {
+    let cargs: Result<Vec<CString>, _> = argv.iter().map(|a| CString::new(a.as_bytes())).collect();
+    let cargs = match cargs {
+        Ok(c) => c,
+        Err(e) => return Failure::new(exit::EXEC_FAILED, format!("argument with a NUL byte: {e}")),
+    };
+    let Some(prog) = cargs.first() else {
+        return Failure::new(exit::EXEC_FAILED, "empty command line");
+    };
+    // Only returns on failure.
+    let err = nix::unistd::execvpe(prog, &cargs, &nspawn_env()).err();
+    Failure::new(
+        exit::EXEC_FAILED,
+        format!(
+            "cannot execute systemd-nspawn: {}; install it (package systemd-container)",
+            err.map(|e| e.desc()).unwrap_or("unknown error")
+        ),
+    )
+}
+
+fn prepare(
+    layout: &Layout,
+    name: &str,
+    stateroot: &str,
+    register: bool,
+    unit: &str,
+) -> Result<mounts::Staged> {
+    if register {
+        // Best effort: without machined there is nothing stale to clear, and nspawn will say so.
+        match machined::clear_stale_registration(name, unit) {
+            Ok(true) => {
+                eprintln!("{name}: cleared a stale machine registration left by a killed nspawn")
+            }
+            Ok(false) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    mounts::enter_private_namespace()?;
+    mounts::prepare_sysroot(&layout.sysroot)?;
+    let var = layout
+        .sysroot
+        .join("ostree/deploy")
+        .join(stateroot)
+        .join("var");
+    mounts::stage(Path::new(STAGING_DIR), name, &var, &layout.boot)
+        .with_context(|| format!("staging the mounts of guest {name}"))
+}
+
+/// Runs the helper; returns only on failure (or after --dry-run / --config-error).
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let root = env_path(ENV_ROOT, "/");
+    let loaded = config::load(&root);
+    if args.config_error {
+        return Err(report_config_error(&loaded, &args.name));
+    }
+    let guest = find_guest(&loaded, &args.name)?;
+    let settings = settings_of(guest)?;
+    let layout = layout();
+    let resolved = deployment::resolve(
+        &layout,
+        settings.stateroot.as_str(),
+        &settings.config.deployment.0,
+    )
+    .map_err(|e| Failure::new(e.exit_code(), format!("{}: {e}", guest.name)))?;
+    // Registering needs machined, which needs systemd as PID 1.
+    let register = !args.no_register && libsystemd::daemon::booted();
+    let staging = Path::new(STAGING_DIR).join(guest.name.as_str());
+    let (var_source, boot_source) = (staging.join("var"), staging.join("boot"));
+    let deployment_rel = resolved.deployment.relative_dir();
+    let plan = nspawn::Plan {
+        machine: &guest.name,
+        settings,
+        sysroot: &layout.sysroot,
+        deployment: &deployment_rel,
+        var_source: &var_source,
+        boot_source: &boot_source,
+        register,
+    };
+    let argv = nspawn::argv(&plan);
+    if args.dry_run {
+        print!("{}", dry_run_text(guest, settings, &resolved, &argv));
+        return Ok(());
+    }
+    eprintln!(
+        "{}: stateroot {} -> deployment {} (boot entry index {})",
+        guest.name,
+        settings.stateroot,
+        resolved.deployment.label(),
+        resolved.deployment.index
+    );
+    let staged = prepare(
+        &layout,
+        guest.name.as_str(),
+        settings.stateroot.as_str(),
+        register,
+        &guest.name.unit(),
+    )
+    .map_err(|e| Failure::new(exit::MOUNT_FAILED, format!("{}: {e:#}", guest.name)))?;
+    debug_assert_eq!(staged.var, var_source);
+    Err(exec(&argv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Result<Option<Args>, Failure> {
+        parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn argv_contract() {
+        let a = args(&["--dry-run", "web"]).unwrap().unwrap();
+        assert!(a.dry_run && !a.no_register && a.name == "web");
+        assert!(args(&["--help"]).unwrap().is_none());
+        for bad in [&[][..], &["--bogus", "web"][..], &["a", "b"][..]] {
+            assert_eq!(args(bad).unwrap_err().code, exit::USAGE);
+        }
+    }
+}

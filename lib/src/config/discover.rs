@@ -1,0 +1,175 @@
+//! Finding guest files in the search path: precedence, masking and drop-in directories.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::paths::{CONFIG_DIRS, under_root};
+
+/// Reserved for host-level bridge declarations (`br0.bridge.toml`), which are not guests.
+pub const BRIDGE_SUFFIX: &str = ".bridge.toml";
+
+/// A config file, both as the booted system names it and where it is on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub logical: PathBuf,
+    pub disk: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestSources {
+    /// The file stem, not yet validated as a machine name.
+    pub stem: String,
+    pub main: Source,
+    /// Drop-ins in the order they apply (file-name order across all directories).
+    pub dropins: Vec<Source>,
+}
+
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub guests: Vec<GuestSources>,
+    /// Unreadable directories and similar; reported, never fatal.
+    pub problems: Vec<(PathBuf, String)>,
+}
+
+enum Entry {
+    File(Source),
+    Masked,
+}
+
+/// A symlink to /dev/null or an empty file hides the same name in lower-priority directories.
+fn classify(disk: &Path) -> io::Result<Option<Entry>> {
+    let meta = fs::symlink_metadata(disk)?;
+    if meta.file_type().is_symlink() && fs::read_link(disk)? == Path::new("/dev/null") {
+        return Ok(Some(Entry::Masked));
+    }
+    let meta = fs::metadata(disk)?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() == 0 {
+        return Ok(Some(Entry::Masked));
+    }
+    Ok(Some(Entry::File(Source {
+        logical: PathBuf::new(),
+        disk: disk.to_owned(),
+    })))
+}
+
+fn sorted_names(dir: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        // Names that are not UTF-8 cannot be machine names; skip them rather than fail.
+        if let Ok(name) = entry.file_name().into_string()
+            && !name.starts_with('.')
+        {
+            names.push(name);
+        }
+    }
+    names.sort_unstable();
+    Ok(names)
+}
+
+pub fn discover(root: &Path) -> Discovered {
+    let mut out = Discovered::default();
+    // stem -> the winning main entry (first seen = highest priority)
+    let mut mains: BTreeMap<String, Entry> = BTreeMap::new();
+    // stem -> drop-in file name -> winning entry
+    let mut dropins: BTreeMap<String, BTreeMap<String, Entry>> = BTreeMap::new();
+
+    for dir in CONFIG_DIRS {
+        let disk_dir = under_root(root, dir);
+        let names = match sorted_names(&disk_dir) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                out.problems.push((PathBuf::from(dir), e.to_string()));
+                continue;
+            }
+        };
+        for name in names {
+            let logical = Path::new(dir).join(&name);
+            let disk = disk_dir.join(&name);
+            if let Some(stem) = name.strip_suffix(".toml.d") {
+                collect_dropins(stem, &logical, &disk, &mut dropins, &mut out.problems);
+                continue;
+            }
+            let Some(stem) = name.strip_suffix(".toml") else {
+                continue;
+            };
+            if name.ends_with(BRIDGE_SUFFIX) || mains.contains_key(stem) {
+                continue;
+            }
+            match classify(&disk) {
+                Ok(Some(Entry::File(_))) => {
+                    mains.insert(stem.to_owned(), Entry::File(Source { logical, disk }));
+                }
+                Ok(Some(Entry::Masked)) => {
+                    mains.insert(stem.to_owned(), Entry::Masked);
+                }
+                Ok(None) => out
+                    .problems
+                    .push((logical, "not a regular file; ignored".to_owned())),
+                Err(e) => out.problems.push((logical, e.to_string())),
+            }
+        }
+    }
+
+    for (stem, entry) in mains {
+        let Entry::File(main) = entry else { continue };
+        let dropins = dropins
+            .remove(&stem)
+            .unwrap_or_default()
+            .into_values()
+            .filter_map(|e| match e {
+                Entry::File(s) => Some(s),
+                Entry::Masked => None,
+            })
+            .collect();
+        out.guests.push(GuestSources {
+            stem,
+            main,
+            dropins,
+        });
+    }
+    out
+}
+
+fn collect_dropins(
+    stem: &str,
+    logical_dir: &Path,
+    disk_dir: &Path,
+    dropins: &mut BTreeMap<String, BTreeMap<String, Entry>>,
+    problems: &mut Vec<(PathBuf, String)>,
+) {
+    if !disk_dir.is_dir() {
+        return;
+    }
+    let names = match sorted_names(disk_dir) {
+        Ok(n) => n,
+        Err(e) => {
+            problems.push((logical_dir.to_owned(), e.to_string()));
+            return;
+        }
+    };
+    let slot = dropins.entry(stem.to_owned()).or_default();
+    for name in names.into_iter().filter(|n| n.ends_with(".toml")) {
+        if slot.contains_key(&name) {
+            continue;
+        }
+        let logical = logical_dir.join(&name);
+        let disk = disk_dir.join(&name);
+        match classify(&disk) {
+            Ok(Some(Entry::File(_))) => {
+                slot.insert(name, Entry::File(Source { logical, disk }));
+            }
+            Ok(Some(Entry::Masked)) => {
+                slot.insert(name, Entry::Masked);
+            }
+            Ok(None) => problems.push((logical, "not a regular file; ignored".to_owned())),
+            Err(e) => problems.push((logical, e.to_string())),
+        }
+    }
+}

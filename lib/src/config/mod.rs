@@ -1,0 +1,298 @@
+//! Guest configuration: discovery over the search path, per-file validation, layering of
+//! drop-ins, and the checks that need the whole picture (several keys, several guests).
+
+mod discover;
+mod error;
+mod layer;
+mod model;
+mod values;
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+pub use discover::{BRIDGE_SUFFIX, GuestSources, Source, discover};
+pub use error::ConfigError;
+pub use layer::MAX_FILE_SIZE;
+pub use model::{Bind, GuestConfig, KEYS, Network, NetworkMode, Resources, RestartPolicy};
+pub use values::{
+    BindPath, CpuQuota, InterfaceName, MemorySize, PinSpec, PortForward, Stateroot, TasksMax,
+    TimeSpan, ZoneName,
+};
+
+use crate::name::MachineName;
+
+/// A guest whose files were found, with either its valid settings or the first problem.
+#[derive(Debug, Clone)]
+pub struct Guest {
+    pub name: MachineName,
+    /// Main file first, then drop-ins in the order they apply (booted-system paths).
+    pub sources: Vec<PathBuf>,
+    pub settings: Result<Settings, ConfigError>,
+}
+
+/// A valid guest configuration with its defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub stateroot: Stateroot,
+    pub config: GuestConfig,
+}
+
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub guests: Vec<Guest>,
+    /// Files that cannot become a guest at all (invalid machine name): message only.
+    pub unnamed: Vec<ConfigError>,
+    /// Non-fatal findings (unreadable directory, a directory named like a config file).
+    pub warnings: Vec<String>,
+}
+
+impl Loaded {
+    pub fn guest(&self, name: &str) -> Option<&Guest> {
+        self.guests.iter().find(|g| g.name.as_str() == name)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.unnamed.is_empty() || self.guests.iter().any(|g| g.settings.is_err())
+    }
+}
+
+/// Loads every guest from the search path under `root` (`/` on a real system).
+pub fn load(root: &Path) -> Loaded {
+    let found = discover(root);
+    let mut loaded = Loaded {
+        warnings: found
+            .problems
+            .iter()
+            .map(|(p, m)| format!("{}: {m}", p.display()))
+            .collect(),
+        ..Loaded::default()
+    };
+    for sources in found.guests {
+        let name = match MachineName::parse(&sources.stem) {
+            Ok(n) => n,
+            Err(e) => {
+                loaded.unnamed.push(ConfigError::file(
+                    &sources.main.logical,
+                    format!(
+                        "{e}; the file name (without .toml) is the machine name, so no unit can be generated for it"
+                    ),
+                ));
+                continue;
+            }
+        };
+        let settings = load_guest(&name, &sources);
+        let mut paths = vec![sources.main.logical.clone()];
+        paths.extend(sources.dropins.iter().map(|s| s.logical.clone()));
+        loaded.guests.push(Guest {
+            name,
+            sources: paths,
+            settings,
+        });
+    }
+    refuse_shared_stateroots(&mut loaded.guests);
+    loaded
+}
+
+fn read_bounded(source: &Source) -> Result<String, ConfigError> {
+    let fail = |m: String| ConfigError::file(&source.logical, m);
+    let file = std::fs::File::open(&source.disk).map_err(|e| fail(format!("cannot open: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(fail(format!(
+            "file is larger than {} KiB; a guest configuration is a few lines",
+            MAX_FILE_SIZE / 1024
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        fail(format!(
+            "not valid UTF-8 (byte offset {}); TOML files must be UTF-8",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+fn load_guest(name: &MachineName, sources: &GuestSources) -> Result<Settings, ConfigError> {
+    let all: Vec<&Source> = std::iter::once(&sources.main)
+        .chain(sources.dropins.iter())
+        .collect();
+    let texts = all
+        .iter()
+        .map(|s| read_bounded(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let layers = all
+        .iter()
+        .zip(&texts)
+        .map(|(s, t)| layer::parse(&s.logical, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut merged = layers
+        .first()
+        .map(|l| l.table.clone())
+        .ok_or_else(|| ConfigError::file(&sources.main.logical, "no configuration"))?;
+    for upper in layers.iter().skip(1) {
+        layer::merge(merged.get_mut(), upper.table.get_ref());
+    }
+    let config = layer::deserialize(merged).map_err(|(key, e)| ConfigError {
+        file: sources.main.logical.clone(),
+        line: None,
+        key,
+        message: e.message().to_owned(),
+    })?;
+    let located = |key: &str, message: String| locate(&layers, key, message);
+    check_combinations(&config, located)?;
+    let stateroot = match &config.stateroot {
+        Some(s) => s.clone(),
+        // Every valid machine name is also a valid stateroot name.
+        None => Stateroot::try_from(name.as_str().to_owned())
+            .map_err(|m| ConfigError::file(&sources.main.logical, m))?,
+    };
+    Ok(Settings { stateroot, config })
+}
+
+/// The error at the place that set `key`: the last layer that mentions it wins the merge.
+fn locate(layers: &[layer::Layer<'_>], key: &str, message: String) -> ConfigError {
+    for l in layers.iter().rev() {
+        if let Some(line) = layer::find_key_line(l, key) {
+            return ConfigError {
+                file: l.file.to_owned(),
+                line: Some(line),
+                key: Some(key.to_owned()),
+                message,
+            };
+        }
+    }
+    let file = layers
+        .first()
+        .map(|l| l.file.to_owned())
+        .unwrap_or_default();
+    ConfigError {
+        file,
+        line: None,
+        key: Some(key.to_owned()),
+        message,
+    }
+}
+
+/// Targets a bind must not cover: the guest's own OS, API filesystems and what we mount.
+const RESERVED_TARGETS: &[&str] = &[
+    "/", "/usr", "/etc", "/var", "/boot", "/proc", "/sys", "/dev", "/run", "/sysroot", "/ostree",
+];
+
+fn check_combinations(
+    c: &GuestConfig,
+    err: impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    if let Some(d) = &c.description {
+        crate::unit::check_line(d).map_err(|e| err("description", e.to_string()))?;
+    }
+    let net = &c.network;
+    match (net.mode, &net.bridge, &net.zone) {
+        (NetworkMode::Bridge, None, _) => {
+            return Err(err(
+                "network.mode",
+                "mode = \"bridge\" needs the bridge's name: add bridge = \"br0\" to [network]"
+                    .into(),
+            ));
+        }
+        (NetworkMode::Zone, _, None) => {
+            return Err(err(
+                "network.mode",
+                "mode = \"zone\" needs a zone name: add zone = \"NAME\" to [network]".into(),
+            ));
+        }
+        (m, Some(_), _) if m != NetworkMode::Bridge => {
+            return Err(err(
+                "network.bridge",
+                format!(
+                    "bridge is set but mode is \"{}\"; set mode = \"bridge\" or remove bridge",
+                    m.as_str()
+                ),
+            ));
+        }
+        (m, _, Some(_)) if m != NetworkMode::Zone => {
+            return Err(err(
+                "network.zone",
+                format!(
+                    "zone is set but mode is \"{}\"; set mode = \"zone\" or remove zone",
+                    m.as_str()
+                ),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(b) = &net.bridge {
+        InterfaceName::try_from(b.clone()).map_err(|m| err("network.bridge", m))?;
+    }
+    if !net.ports.is_empty() && !net.mode.supports_ports() {
+        return Err(err(
+            "network.ports",
+            format!(
+                "port forwards need a private network (veth, bridge or zone), but mode is \"{}\"",
+                net.mode.as_str()
+            ),
+        ));
+    }
+    for (i, b) in c.bind.iter().enumerate() {
+        let target = b.target().as_str();
+        let trimmed = target.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let covered = RESERVED_TARGETS.iter().find(|r| {
+            trimmed == **r || (**r != "/" && **r != "/var" && trimmed.starts_with(&format!("{r}/")))
+        });
+        if let Some(r) = covered {
+            let key = if b.target.is_some() {
+                "target"
+            } else {
+                "source"
+            };
+            return Err(err(
+                &format!("bind[{i}].{key}"),
+                format!("a bind onto {target} would cover the guest's {r}; choose another target"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Two guests on one stateroot would share its `/var` and step on each other's state.
+fn refuse_shared_stateroots(guests: &mut [Guest]) {
+    let mut by_stateroot: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, g) in guests.iter().enumerate() {
+        if let Ok(s) = &g.settings {
+            by_stateroot
+                .entry(s.stateroot.as_str().to_owned())
+                .or_default()
+                .push(i);
+        }
+    }
+    for (stateroot, idx) in by_stateroot.into_iter().filter(|(_, v)| v.len() > 1) {
+        let files: Vec<PathBuf> = idx
+            .iter()
+            .filter_map(|i| guests.get(*i))
+            .filter_map(|g| g.sources.first().cloned())
+            .collect();
+        for &i in &idx {
+            let Some(g) = guests.get_mut(i) else { continue };
+            let Some(own) = g.sources.first().cloned() else {
+                continue;
+            };
+            let others: Vec<String> = files
+                .iter()
+                .filter(|f| **f != own)
+                .map(|f| f.display().to_string())
+                .collect();
+            g.settings = Err(ConfigError {
+                file: own,
+                line: None,
+                key: Some("stateroot".into()),
+                message: format!(
+                    "stateroot \"{stateroot}\" is also used by {}; two guests on one stateroot would share its /var, so both are refused",
+                    others.join(", ")
+                ),
+            });
+        }
+    }
+}

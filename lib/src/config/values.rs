@@ -1,0 +1,323 @@
+//! Validated value types. Each one checks its input while deserializing, so a bad value is
+//! reported with its file position, and whatever reaches a renderer is already safe to write.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::deployment::Pin;
+
+/// Accepts a TOML integer or string for keys where both are natural (`tasks-max = 100`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IntOrString {
+    Int(i64),
+    Str(String),
+}
+
+impl From<IntOrString> for String {
+    fn from(v: IntOrString) -> Self {
+        match v {
+            IntOrString::Int(i) => i.to_string(),
+            IntOrString::Str(s) => s,
+        }
+    }
+}
+
+// `try_from` needs the type name as a string and as a type; keep both spellings side by side.
+macro_rules! newtype_from_string {
+    ($name:ident, $check:path) => {
+        string_newtype_impl!($name, "String", String, $check);
+    };
+}
+macro_rules! newtype_from_int_or_string {
+    ($name:ident, $check:path) => {
+        string_newtype_impl!($name, "IntOrString", IntOrString, $check);
+    };
+}
+macro_rules! string_newtype_impl {
+    ($name:ident, $from:literal, $from_ty:ty, $check:path) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+        #[serde(try_from = $from)]
+        pub struct $name(String);
+
+        impl TryFrom<$from_ty> for $name {
+            type Error = String;
+            fn try_from(v: $from_ty) -> Result<Self, String> {
+                let s: String = v.into();
+                $check(&s)?;
+                Ok(Self(s))
+            }
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+newtype_from_string!(Stateroot, check_stateroot);
+newtype_from_string!(ZoneName, check_zone);
+newtype_from_string!(InterfaceName, check_ifname);
+newtype_from_string!(PortForward, check_port);
+newtype_from_string!(BindPath, check_bind_path);
+newtype_from_string!(CpuQuota, check_cpu_quota);
+newtype_from_int_or_string!(MemorySize, check_memory);
+newtype_from_int_or_string!(TasksMax, check_tasks);
+
+/// A stateroot is a directory name under `/ostree/deploy`; it also appears in nspawn arguments.
+fn check_stateroot(s: &str) -> Result<(), String> {
+    let ok_chars = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if s.is_empty() || s.len() > 64 || !ok_chars || s.starts_with('.') {
+        return Err(format!(
+            "invalid stateroot {s:?}: use 1 to 64 ASCII letters, digits, '-', '_' or '.', not starting with '.'"
+        ));
+    }
+    Ok(())
+}
+
+/// nspawn names the zone bridge `vz-ZONE`, and interface names are limited to 15 bytes.
+fn check_zone(s: &str) -> Result<(), String> {
+    let ok =
+        !s.is_empty() && s.len() <= 12 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid zone {s:?}: use 1 to 12 ASCII letters, digits or '-' (nspawn names the bridge vz-ZONE, at most 15 characters)"
+        ))
+    }
+}
+
+fn check_ifname(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 15
+        && s != "."
+        && s != ".."
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid interface name {s:?}: use 1 to 15 ASCII letters, digits, '-', '_' or '.'"
+        ))
+    }
+}
+
+/// `[tcp:|udp:]HOSTPORT[:CONTAINERPORT]`, as nspawn's `--port=` takes it.
+fn check_port(s: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "invalid port forward {s:?}: expected \"[tcp:|udp:]HOSTPORT[:CONTAINERPORT]\", e.g. \"tcp:8080:80\""
+        )
+    };
+    let rest = s
+        .strip_prefix("tcp:")
+        .or_else(|| s.strip_prefix("udp:"))
+        .unwrap_or(s);
+    let mut parts = rest.split(':');
+    let mut count = 0;
+    for p in parts.by_ref() {
+        count += 1;
+        match p.parse::<u16>() {
+            Ok(n) if n > 0 && !p.starts_with('+') => {}
+            _ => return Err(bad()),
+        }
+    }
+    if count == 0 || count > 2 {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Bind paths must be absolute and normal; `..` could escape whatever a reader thinks the path
+/// names, and control characters could never be written into an argument safely.
+fn check_bind_path(s: &str) -> Result<(), String> {
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "invalid path {s:?}: contains the control character {c:?}"
+        ));
+    }
+    let path = Path::new(s);
+    if !path.is_absolute() {
+        return Err(format!(
+            "invalid path {s:?}: must be absolute (start with '/')"
+        ));
+    }
+    if s.split('/').any(|seg| seg == "." || seg == "..") {
+        return Err(format!(
+            "invalid path {s:?}: must not contain '.' or '..' components"
+        ));
+    }
+    if s.len() > 4096 {
+        return Err(format!(
+            "invalid path: {} bytes long, at most 4096",
+            s.len()
+        ));
+    }
+    Ok(())
+}
+
+fn check_cpu_quota(s: &str) -> Result<(), String> {
+    let ok = s
+        .strip_suffix('%')
+        .and_then(|n| n.parse::<u32>().ok())
+        .is_some_and(|n| n > 0);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid cpu-quota {s:?}: expected a percentage such as \"150%\" (100% = one CPU)"
+        ))
+    }
+}
+
+/// systemd accepts limits relative to the machine as a percentage in (0, 100].
+fn is_percentage(s: &str) -> bool {
+    s.strip_suffix('%')
+        .and_then(|p| p.parse::<f64>().ok())
+        .is_some_and(|v| v > 0.0 && v <= 100.0)
+}
+
+/// systemd's MemoryMax=: bytes with an optional K/M/G/T suffix (base 1024), a percentage of
+/// physical memory, or "infinity".
+fn check_memory(s: &str) -> Result<(), String> {
+    if s == "infinity" {
+        return Ok(());
+    }
+    if is_percentage(s) {
+        return Ok(());
+    }
+    let digits = s.trim_end_matches(['K', 'M', 'G', 'T']);
+    let suffix_len = s.len() - digits.len();
+    if suffix_len <= 1
+        && !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && digits.parse::<u64>().is_ok_and(|v| v > 0)
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "invalid memory size {s:?}: expected bytes with an optional K, M, G or T suffix (\"2G\"), a percentage (\"50%\") or \"infinity\""
+    ))
+}
+
+fn check_tasks(s: &str) -> Result<(), String> {
+    if s == "infinity" || s.parse::<u64>().is_ok_and(|v| v > 0) {
+        return Ok(());
+    }
+    if is_percentage(s) {
+        return Ok(());
+    }
+    Err(format!(
+        "invalid tasks-max {s:?}: expected a positive number, a percentage or \"infinity\""
+    ))
+}
+
+/// The `deployment =` setting: a [`Pin`] checked while deserializing, so a bad value is
+/// reported at its line.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PinSpec(pub Pin);
+
+impl TryFrom<String> for PinSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse::<Pin>().map(Self).map_err(|e| e.to_string())
+    }
+}
+
+/// A systemd time span: an integer number of seconds or text like "3s", "500ms", "1min".
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "IntOrString")]
+pub struct TimeSpan(String);
+
+impl TimeSpan {
+    pub fn seconds(n: u32) -> Self {
+        Self(format!("{n}s"))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<IntOrString> for TimeSpan {
+    type Error = String;
+    fn try_from(v: IntOrString) -> Result<Self, String> {
+        let s = match v {
+            IntOrString::Int(i) if i >= 0 => return Ok(Self(format!("{i}s"))),
+            IntOrString::Int(i) => {
+                return Err(format!("invalid time span {i}: must not be negative"));
+            }
+            IntOrString::Str(s) => s,
+        };
+        const UNITS: &[&str] = &["us", "ms", "s", "sec", "m", "min", "h", "hr"];
+        let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let unit = &s[digits.len()..];
+        if !digits.is_empty() && digits.len() <= 9 && UNITS.contains(&unit) {
+            Ok(Self(s))
+        } else {
+            Err(format!(
+                "invalid time span {s:?}: expected a number of seconds or a number with one of the units {}",
+                UNITS.join(", ")
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports() {
+        for ok in ["80", "tcp:8080:80", "udp:53", "8080:80"] {
+            assert!(check_port(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "tcp:", "0", "70000", "sctp:1", "1:2:3", "tcp:+1", "a"] {
+            assert!(check_port(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn memory_and_tasks() {
+        for ok in ["2G", "512M", "1024", "50%", "infinity"] {
+            assert!(check_memory(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "2GB", "G", "-1", "0", "150%", "2 G"] {
+            assert!(check_memory(bad).is_err(), "{bad}");
+        }
+        assert!(check_tasks("100").is_ok() && check_tasks("0").is_err());
+    }
+
+    #[test]
+    fn bind_paths() {
+        assert!(check_bind_path("/srv/with space/%x").is_ok());
+        for bad in ["srv", "/a/../b", "/a/./b", "/a\nb", ""] {
+            assert!(check_bind_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn time_spans() {
+        assert!(TimeSpan::try_from(IntOrString::Str("500ms".into())).is_ok());
+        assert_eq!(
+            TimeSpan::try_from(IntOrString::Int(5)).map(|t| t.0),
+            Ok("5s".to_owned())
+        );
+        assert!(TimeSpan::try_from(IntOrString::Str("5 s".into())).is_err());
+        assert!(TimeSpan::try_from(IntOrString::Int(-1)).is_err());
+    }
+}

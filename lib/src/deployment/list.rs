@@ -1,0 +1,293 @@
+//! Enumeration of deployments from the boot entries, as libostree's
+//! `sysroot_load_from_bootloader_configs` does it (ostree-facts.md §1.2, §1.5).
+//!
+//! The deployment set is the entries of the current bootversion, never a listing of `deploy/`
+//! (staged and half-cleaned-up directories live there). Each entry's `ostree=` bootlink is
+//! resolved with `readlink`, because ostree may swap the bootlinks of a `boot.N.M` pair without
+//! rewriting any entry.
+
+use std::cmp::Ordering;
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::bls::{is_entry_name, ostree_karg, parse_bootlink, parse_deploy_name, parse_entry};
+use super::gvariant::commit_version;
+use super::origin::is_pinned;
+use super::read::{ReadError, read_small_text};
+use super::strverscmp::strverscmp;
+use super::{Deployment, Layout, ResolveError};
+
+/// A writer changes the entries at most once per transaction; three reads that each straddle a
+/// change mean something is badly wrong, and the last read is returned as is.
+const MAX_TRIES: u32 = 3;
+
+/// Lists the deployments in libostree's order (index 0 = default boot entry).
+///
+/// Staged deployments are not included: they have no boot entry until finalized at shutdown.
+/// A deployment whose directory is gone is still listed; [`super::resolve`] reports it.
+pub fn list_deployments(layout: &Layout) -> Result<Vec<Deployment>, ResolveError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let before = Generation::read(layout)?;
+        let result = read_deployments(layout, &before);
+        // ostree renames `boot/loader` or `ostree/boot.N` to switch, then bumps the mtime of
+        // `ostree/deploy`; a change or a vanished file means the read mixed two states.
+        let stable = Generation::read(layout).is_ok_and(|after| after == before);
+        match result {
+            Ok(deps) if stable => return Ok(deps),
+            Err(e) if stable && !e.is_not_found() => return Err(e),
+            other if tries >= MAX_TRIES => return other,
+            _ => {}
+        }
+    }
+}
+
+/// What identifies one state of the boot configuration.
+#[derive(Debug, PartialEq, Eq)]
+struct Generation {
+    bootversion: u8,
+    /// Whether `boot/loader` exists (it does on any sysroot ostree has deployed to).
+    has_loader: bool,
+    /// Target of `ostree/boot.<bootversion>` (the subbootversion swap).
+    bootlinks: Option<PathBuf>,
+    /// `ostree/deploy` mtime in (s, ns), bumped by every ostree write.
+    deploy_mtime: Option<(i64, i64)>,
+}
+
+impl Generation {
+    /// Reads the bootversion like `read_current_bootversion`: no `loader` link means 0, anything
+    /// but a link to `loader.0`/`loader.1` is an error.
+    fn read(layout: &Layout) -> Result<Self, ResolveError> {
+        let loader = layout.boot.join("loader");
+        let (bootversion, has_loader) = match fs::read_link(&loader) {
+            Ok(target) => match target.as_os_str().as_bytes() {
+                b"loader.0" => (0, true),
+                b"loader.1" => (1, true),
+                _ => {
+                    return Err(ResolveError::malformed(
+                        loader,
+                        format!("symlink target {target:?} is neither loader.0 nor loader.1"),
+                    ));
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (0, false),
+            Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => {
+                return Err(ResolveError::malformed(loader, "not a symbolic link"));
+            }
+            Err(e) => return Err(ResolveError::unreadable(loader, e)),
+        };
+        let link = if bootversion == 0 {
+            "ostree/boot.0"
+        } else {
+            "ostree/boot.1"
+        };
+        let bootlinks = fs::read_link(layout.sysroot.join(link)).ok();
+        let deploy = layout.sysroot.join("ostree/deploy");
+        let deploy_mtime = match fs::metadata(&deploy) {
+            Ok(m) => Some((m.mtime(), m.mtime_nsec())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(ResolveError::unreadable(deploy, e)),
+        };
+        Ok(Self {
+            bootversion,
+            has_loader,
+            bootlinks,
+            deploy_mtime,
+        })
+    }
+}
+
+/// One parsed boot entry.
+struct Entry {
+    path: PathBuf,
+    version: Option<String>,
+    /// Value of the first `ostree=` argument.
+    karg: String,
+}
+
+fn read_deployments(
+    layout: &Layout,
+    generation: &Generation,
+) -> Result<Vec<Deployment>, ResolveError> {
+    if !generation.has_loader {
+        check_boot_mounted(layout)?;
+    }
+    let mut entries = read_entries(layout, generation.bootversion)?;
+    entries.sort_by(boot_order);
+    let mut versions: Vec<(String, Option<String>)> = Vec::with_capacity(entries.len());
+    let mut buf = Vec::with_capacity(512);
+    let mut deps = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.into_iter().enumerate() {
+        deps.push(deployment(layout, index, entry, &mut buf, &mut versions)?);
+    }
+    Ok(deps)
+}
+
+/// A separate boot partition that is not mounted shows up as a missing `loader` link, which
+/// libostree (reading its own sysroot) would take as "no deployments". Bootlinks only exist once
+/// ostree has written boot entries, so their presence tells the two cases apart.
+fn check_boot_mounted(layout: &Layout) -> Result<(), ResolveError> {
+    for link in ["ostree/boot.0", "ostree/boot.1"] {
+        if fs::symlink_metadata(layout.sysroot.join(link)).is_ok() {
+            return Err(ResolveError::Unreadable {
+                path: layout.boot.join("loader"),
+                source: io::Error::from(io::ErrorKind::NotFound),
+                hint: Some(
+                    "; the sysroot has bootlinks (ostree/boot.N), so boot entries must exist: \
+                     is the boot partition mounted?",
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads `loader.<bootversion>/entries` directly, not through the `loader` link, so a concurrent
+/// switch cannot make us read entries of another bootversion than the one we decided on.
+fn read_entries(layout: &Layout, bootversion: u8) -> Result<Vec<Entry>, ResolveError> {
+    let dir = layout.boot.join(if bootversion == 0 {
+        "loader.0/entries"
+    } else {
+        "loader.1/entries"
+    });
+    let listing = match fs::read_dir(&dir) {
+        Ok(l) => l,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ResolveError::unreadable(dir, e)),
+    };
+    let mut buf = Vec::with_capacity(1024);
+    let mut entries = Vec::new();
+    for dent in listing {
+        let dent = dent.map_err(|e| ResolveError::unreadable(&dir, e))?;
+        if !is_entry_name(dent.file_name().as_bytes()) {
+            continue;
+        }
+        let path = dent.path();
+        // libostree stats following symlinks and takes regular files only.
+        let kind = dent
+            .file_type()
+            .map_err(|e| ResolveError::unreadable(&path, e))?;
+        let regular = if kind.is_symlink() {
+            fs::metadata(&path)
+                .map_err(|e| ResolveError::unreadable(&path, e))?
+                .is_file()
+        } else {
+            kind.is_file()
+        };
+        if !regular {
+            continue;
+        }
+        let text = read_small_text(&path, &mut buf).map_err(|e| read_error(&path, e))?;
+        let keys = parse_entry(text);
+        let Some(karg) = keys.options.and_then(ostree_karg) else {
+            return Err(ResolveError::malformed(
+                path,
+                "no ostree= kernel argument in the entry's options line",
+            ));
+        };
+        let karg = karg.to_owned();
+        let version = keys.version.map(str::to_owned);
+        entries.push(Entry {
+            path,
+            version,
+            karg,
+        });
+    }
+    Ok(entries)
+}
+
+/// Highest `version` first by strverscmp, entries without one last. libostree leaves ties in
+/// directory order; the file name makes ours deterministic (ostree never writes ties).
+fn boot_order(a: &Entry, b: &Entry) -> Ordering {
+    match (&a.version, &b.version) {
+        (Some(x), Some(y)) => strverscmp(y.as_bytes(), x.as_bytes()),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+    .then_with(|| a.path.cmp(&b.path))
+}
+
+fn deployment(
+    layout: &Layout,
+    index: usize,
+    entry: Entry,
+    buf: &mut Vec<u8>,
+    versions: &mut Vec<(String, Option<String>)>,
+) -> Result<Deployment, ResolveError> {
+    let bootlink =
+        parse_bootlink(&entry.karg).map_err(|r| ResolveError::malformed(&entry.path, r))?;
+    let link = layout.sysroot.join(bootlink.relative);
+    let target = fs::read_link(&link).map_err(|e| {
+        if e.raw_os_error() == Some(nix::libc::EINVAL) {
+            ResolveError::malformed(&link, "bootlink is not a symbolic link")
+        } else {
+            ResolveError::unreadable(&link, e)
+        }
+    })?;
+    let base = target
+        .as_os_str()
+        .as_bytes()
+        .rsplit(|&b| b == b'/')
+        .next()
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or_default();
+    let (checksum, serial) =
+        parse_deploy_name(base).map_err(|r| ResolveError::malformed(&link, r))?;
+    let stateroot = bootlink.stateroot;
+
+    let origin = layout
+        .sysroot
+        .join(format!("ostree/deploy/{stateroot}/deploy/{base}.origin"));
+    let pinned = match read_small_text(&origin, buf) {
+        Ok(text) => is_pinned(text),
+        // No origin file is allowed (libostree: ot_openat_ignore_enoent).
+        Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => false,
+        Err(e) => return Err(read_error(&origin, e)),
+    };
+
+    // Redeploys share a commit; read each commit object once per listing.
+    let version = match versions.iter().find(|(c, _)| c == checksum) {
+        Some((_, v)) => v.clone(),
+        None => {
+            let v = commit_object(&layout.sysroot, checksum).and_then(|p| commit_version(&p));
+            versions.push((checksum.to_owned(), v.clone()));
+            v
+        }
+    };
+
+    Ok(Deployment {
+        index,
+        stateroot: stateroot.to_owned(),
+        checksum: checksum.to_owned(),
+        serial,
+        boot_entry: entry.path,
+        pinned,
+        version,
+    })
+}
+
+/// `ostree/repo/objects/<2 hex>/<62 hex>.commit` of a (bare-mode) sysroot repo.
+fn commit_object(sysroot: &Path, checksum: &str) -> Option<PathBuf> {
+    let (dir, rest) = (checksum.get(..2)?, checksum.get(2..)?);
+    if rest.is_empty() {
+        return None;
+    }
+    let mut p = sysroot.join("ostree/repo/objects");
+    p.push(dir);
+    p.push(OsStr::new(&format!("{rest}.commit")));
+    Some(p)
+}
+
+fn read_error(path: &Path, e: ReadError) -> ResolveError {
+    match e {
+        ReadError::Io(e) => ResolveError::unreadable(path, e),
+        ReadError::TooLarge => ResolveError::malformed(path, "larger than 64 KiB"),
+        ReadError::NotUtf8 => ResolveError::malformed(path, "not valid UTF-8 text"),
+    }
+}

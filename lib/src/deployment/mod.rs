@@ -1,0 +1,103 @@
+//! OSTree deployment enumeration and resolution from files only.
+//!
+//! Reproduces what `ostree admin status` lists (libostree's `ostree_sysroot_load`, see
+//! ostree-facts.md §1) without running `ostree` or linking GLib: the boot entries of the current
+//! bootversion, ordered by their `version`, each resolved through its bootlink to
+//! `<stateroot>/<checksum>.<serial>`. A guest runs the first deployment of its stateroot in that
+//! order (libostree's merge deployment) unless pinned to a commit or version.
+
+mod bls;
+mod error;
+mod gvariant;
+mod list;
+mod origin;
+mod pin;
+mod read;
+mod resolve;
+mod strverscmp;
+
+use std::path::PathBuf;
+
+pub use error::ResolveError;
+pub use list::list_deployments;
+pub use pin::{Pin, PinParseError, select};
+pub use resolve::{Resolved, booted_deployment, resolve};
+pub use strverscmp::strverscmp;
+
+/// Where the OSTree state is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// The physical root holding `ostree/` (`/sysroot` on a booted host).
+    pub sysroot: PathBuf,
+    /// The directory holding `loader -> loader.N`. On a booted host this is `/boot`, which may be
+    /// a separate partition (then `sysroot/boot` is an empty mount point).
+    pub boot: PathBuf,
+    /// The running system's root, only for booted detection (`run/ostree-booted`, `stat`).
+    pub root: PathBuf,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Self {
+            sysroot: PathBuf::from("/sysroot"),
+            boot: PathBuf::from("/boot"),
+            root: PathBuf::from("/"),
+        }
+    }
+}
+
+impl Layout {
+    /// A sysroot that is not booted from (tests, installers): `boot` is `<sysroot>/boot`, and
+    /// `root` stays `/`.
+    pub fn for_sysroot(sysroot: impl Into<PathBuf>) -> Self {
+        let sysroot = sysroot.into();
+        Self {
+            boot: sysroot.join("boot"),
+            sysroot,
+            root: PathBuf::from("/"),
+        }
+    }
+}
+
+/// One deployment, as listed by `ostree admin status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// Position in libostree's order (0 = default boot entry).
+    pub index: usize,
+    pub stateroot: String,
+    /// Commit checksum (64 lowercase hex digits as ostree writes them).
+    pub checksum: String,
+    pub serial: u32,
+    /// The boot entry file this deployment came from.
+    pub boot_entry: PathBuf,
+    /// `[libostree-transient] pinned=true` in the `.origin` file (`ostree admin pin`).
+    pub pinned: bool,
+    /// The commit's `version` metadata, if it has a string one.
+    pub version: Option<String>,
+}
+
+impl Deployment {
+    /// `<checksum>.<serial>`, the deployment directory's name.
+    pub fn dir_name(&self) -> String {
+        format!("{}.{}", self.checksum, self.serial)
+    }
+
+    /// `ostree/deploy/<stateroot>/deploy/<checksum>.<serial>`, relative to the sysroot.
+    pub fn relative_dir(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "ostree/deploy/{}/deploy/{}.{}",
+            self.stateroot, self.checksum, self.serial
+        ))
+    }
+
+    /// `<checksum>.<serial>` plus ` (version V)` when known, for messages.
+    pub fn label(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}.{} (version {v})", self.checksum, self.serial),
+            None => self.dir_name(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

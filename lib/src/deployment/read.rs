@@ -1,0 +1,67 @@
+//! Bounded reads of the small files resolution touches.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// Boot entries and origin files are a few hundred bytes; anything this large is not ours.
+pub(crate) const SMALL_FILE_LIMIT: u64 = 64 * 1024;
+
+/// Why a small file could not be loaded.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Io(io::Error),
+    TooLarge,
+    NotUtf8,
+}
+
+/// Reads `path` into `buf` (cleared first, reused across calls to avoid allocations) and
+/// returns it as text. NUL bytes count as invalid, like `g_utf8_validate` with a length, so a
+/// file libostree refuses is refused here too.
+pub(crate) fn read_small_text<'b>(path: &Path, buf: &'b mut Vec<u8>) -> Result<&'b str, ReadError> {
+    buf.clear();
+    let file = File::open(path).map_err(ReadError::Io)?;
+    file.take(SMALL_FILE_LIMIT + 1)
+        .read_to_end(buf)
+        .map_err(ReadError::Io)?;
+    if buf.len() as u64 > SMALL_FILE_LIMIT {
+        return Err(ReadError::TooLarge);
+    }
+    if buf.contains(&0) {
+        return Err(ReadError::NotUtf8);
+    }
+    std::str::from_utf8(buf).map_err(|_| ReadError::NotUtf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_and_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let mut buf = Vec::new();
+        std::fs::write(&p, "version 3\n").unwrap();
+        assert_eq!(read_small_text(&p, &mut buf).unwrap(), "version 3\n");
+        std::fs::write(&p, b"a\0b").unwrap();
+        assert!(matches!(
+            read_small_text(&p, &mut buf),
+            Err(ReadError::NotUtf8)
+        ));
+        std::fs::write(&p, b"\xff").unwrap();
+        assert!(matches!(
+            read_small_text(&p, &mut buf),
+            Err(ReadError::NotUtf8)
+        ));
+        std::fs::write(&p, vec![b'a'; 64 * 1024 + 1]).unwrap();
+        assert!(matches!(
+            read_small_text(&p, &mut buf),
+            Err(ReadError::TooLarge)
+        ));
+        std::fs::write(&p, vec![b'a'; 64 * 1024]).unwrap();
+        assert!(read_small_text(&p, &mut buf).is_ok());
+        let missing = read_small_text(&dir.path().join("nope"), &mut buf);
+        assert!(matches!(missing, Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound));
+    }
+}

@@ -1,0 +1,35 @@
+//! Exit codes of our binaries.
+//!
+//! Never 1 (the generic failure everybody uses) nor 133 (nspawn's "reboot requested"), so that a
+//! unit's status tells which class of failure happened. Codes that no retry can fix are listed in
+//! the drop-in's `RestartPreventExitStatus=`; the others may be retried by `Restart=on-failure`.
+
+/// Bad command line.
+pub const USAGE: i32 = 64;
+/// The guest's configuration is invalid (also the fail-closed drop-in's code).
+pub const CONFIG_INVALID: i32 = 78;
+/// The stateroot has no deployment in the current boot entries.
+pub const NO_DEPLOYMENT: i32 = 79;
+/// A `deployment =` pin matches no deployment of the stateroot.
+pub const PIN_NOT_FOUND: i32 = 80;
+/// The boot entries name a deployment whose directory is gone (garbage-collected).
+pub const DEPLOYMENT_MISSING: i32 = 81;
+/// The guest's stateroot is the one the host itself is booted from.
+pub const HOST_STATEROOT: i32 = 82;
+/// The sysroot or boot directory could not be read (not mounted yet, I/O error): retryable.
+pub const SYSROOT_UNREADABLE: i32 = 83;
+/// Preparing the private mount namespace failed: retryable.
+pub const MOUNT_FAILED: i32 = 84;
+/// `systemd-nspawn` could not be executed (not installed).
+pub const EXEC_FAILED: i32 = 85;
+
+/// Codes after which restarting the unit cannot help; they go into `RestartPreventExitStatus=`.
+pub const NOT_RETRYABLE: &[i32] = &[
+    USAGE,
+    CONFIG_INVALID,
+    NO_DEPLOYMENT,
+    PIN_NOT_FOUND,
+    DEPLOYMENT_MISSING,
+    HOST_STATEROOT,
+    EXEC_FAILED,
+];

@@ -1,0 +1,57 @@
+//! Installed paths and the environment variables that relocate them for tests and offline use.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Prefixes every config search directory (default `/`).
+pub const ENV_ROOT: &str = "OSTREE_GUESTS_ROOT";
+/// The physical root holding `ostree/` (default `/sysroot`).
+pub const ENV_SYSROOT: &str = "OSTREE_GUESTS_SYSROOT";
+/// The directory holding `loader/` and the boot entries (default `/boot`).
+pub const ENV_BOOT: &str = "OSTREE_GUESTS_BOOT";
+
+pub const DEFAULT_SYSROOT: &str = "/sysroot";
+pub const DEFAULT_BOOT: &str = "/boot";
+
+/// Config search directories, highest priority first, as they appear on the booted system.
+/// Not `/usr/local/lib`: on OSTree it points into `/var`, which a generator must not read.
+pub const CONFIG_DIRS: &[&str] = &[
+    "/etc/ostree-guests.d",
+    "/run/ostree-guests.d",
+    "/usr/lib/ostree-guests.d",
+];
+
+pub const HELPER: &str = "/usr/libexec/ostree-guests/ostree-guest-start";
+pub const NSPAWN_TEMPLATE: &str = "/usr/lib/systemd/system/systemd-nspawn@.service";
+pub const MACHINES_TARGET: &str = "/usr/lib/systemd/system/machines.target";
+pub const DROPIN_NAME: &str = "50-ostree-guests.conf";
+
+/// Where a path of the booted system lives on disk, given the `OSTREE_GUESTS_ROOT` prefix.
+pub fn under_root(root: &Path, path: &str) -> PathBuf {
+    root.join(path.trim_start_matches('/'))
+}
+
+/// Reads a path-valued environment variable, falling back to `default` when unset or empty.
+pub fn env_path(var: &str, default: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from(OsString::from(default)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_root_strips_leading_slash() {
+        assert_eq!(
+            under_root(Path::new("/tmp/r"), "/etc/ostree-guests.d"),
+            PathBuf::from("/tmp/r/etc/ostree-guests.d")
+        );
+        assert_eq!(
+            under_root(Path::new("/"), "/etc/ostree-guests.d"),
+            PathBuf::from("/etc/ostree-guests.d")
+        );
+    }
+}

@@ -1,0 +1,59 @@
+//! What the generator writes, as in-memory text: one drop-in per guest and `.wants/` symlinks.
+
+mod dropin;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use dropin::{dropin, fail_closed_dropin};
+
+use crate::config::Loaded;
+use crate::paths::{DROPIN_NAME, MACHINES_TARGET, NSPAWN_TEMPLATE};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    File(String),
+    Symlink(PathBuf),
+}
+
+/// The generator's output, keyed by path relative to the normal output directory.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub nodes: BTreeMap<PathBuf, Node>,
+}
+
+/// Renders every guest. A guest whose configuration is invalid gets the fail-closed drop-in and
+/// no autostart link: its unit then fails with the reason instead of running the stock template.
+pub fn generate(loaded: &Loaded) -> Output {
+    let mut out = Output::default();
+    let mut any_autostart = false;
+    for guest in &loaded.guests {
+        let unit = guest.name.unit();
+        let path = PathBuf::from(format!("{unit}.d")).join(DROPIN_NAME);
+        let text = match &guest.settings {
+            Ok(settings) => match dropin(guest, settings) {
+                Ok(text) => {
+                    if settings.config.autostart {
+                        any_autostart = true;
+                        out.nodes.insert(
+                            PathBuf::from("machines.target.wants").join(&unit),
+                            Node::Symlink(PathBuf::from(NSPAWN_TEMPLATE)),
+                        );
+                    }
+                    text
+                }
+                Err(e) => fail_closed_dropin(guest, &e.to_string()),
+            },
+            Err(e) => fail_closed_dropin(guest, &e.to_string()),
+        };
+        out.nodes.insert(path, Node::File(text));
+    }
+    // Not every host enables machines.target (presets may not have been applied).
+    if any_autostart {
+        out.nodes.insert(
+            PathBuf::from("multi-user.target.wants/machines.target"),
+            Node::Symlink(PathBuf::from(MACHINES_TARGET)),
+        );
+    }
+    out
+}

@@ -1,0 +1,82 @@
+#!/bin/bash
+# Cached Debian guest root filesystem for the boot tests.
+#
+# As a script:  tests/lib/guest-rootfs.sh          -> prints the tarball path (builds it if missing)
+# As a library: source it, then  tar=$(guest_rootfs_tar)
+#
+# The tarball is a plain `debootstrap --variant=minbase` tree (not yet in OSTree shape; mk-sysroot.sh
+# does that) at  $OSTREE_GUESTS_CACHE/guest-<KEY>.tar,  KEY = short hash of everything that decides
+# its content: suite, variant, package list, architecture and GUEST_ROOTFS_VERSION. Bump
+# GUEST_ROOTFS_VERSION when the recipe changes. Built on /dev/shm, written as .tmp then renamed, and
+# guarded by a lock so that concurrent runs build it once.
+#
+# Env: OSTREE_GUESTS_CACHE (default /var/tmp/ostree-guests/cache), MIRROR (default: from apt sources),
+#      GUEST_SUITE (bookworm), GUEST_PACKAGES (comma list), OSTREE_GUESTS_SCRATCH (default /dev/shm)
+
+_GUEST_ROOTFS_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+# shellcheck source=tests/lib/common.sh
+. "$_GUEST_ROOTFS_DIR/common.sh"
+
+GUEST_ROOTFS_VERSION=ostree-guests-guest-rootfs-1
+: "${OSTREE_GUESTS_CACHE:=/var/tmp/ostree-guests/cache}"
+: "${GUEST_SUITE:=bookworm}"
+: "${GUEST_VARIANT:=minbase}"
+# util-linux (findmnt, mountpoint), coreutils and findutils are Essential and come with minbase
+: "${GUEST_PACKAGES:=systemd,systemd-sysv,dbus,iproute2}"
+: "${OSTREE_GUESTS_SCRATCH:=/dev/shm}"
+
+guest_rootfs_key() {
+	local arch
+	arch=$(dpkg --print-architecture)
+	printf '%s\n' "$GUEST_SUITE" "$GUEST_VARIANT" "$GUEST_PACKAGES" "$arch" "$GUEST_ROOTFS_VERSION" |
+		sha256sum | cut -c1-12
+}
+
+guest_rootfs_path() { printf '%s/guest-%s.tar\n' "$OSTREE_GUESTS_CACHE" "$(guest_rootfs_key)"; }
+
+# Print the tarball path; build it first when it is not cached.
+guest_rootfs_tar() {
+	local tar scratch mirror t0 rc=0
+	tar=$(guest_rootfs_path)
+	if [ -s "$tar" ]; then
+		printf '%s\n' "$tar"
+		return 0
+	fi
+	need_root
+	ensure_packages debootstrap
+	mkdir -p "$OSTREE_GUESTS_CACHE"
+	exec 8>"$tar.lock"
+	flock 8
+	if [ -s "$tar" ]; then # another run built it while we waited
+		exec 8>&-
+		printf '%s\n' "$tar"
+		return 0
+	fi
+	mirror=$(debian_mirror) || return 1
+	scratch=$(mktemp -d "$OSTREE_GUESTS_SCRATCH/ostree-guests-debootstrap.XXXXXX")
+	t0=$EPOCHREALTIME
+	log "debootstrap --variant=$GUEST_VARIANT --include=$GUEST_PACKAGES $GUEST_SUITE from $mirror (about a minute)"
+	debootstrap --variant="$GUEST_VARIANT" --include="$GUEST_PACKAGES" \
+		"$GUEST_SUITE" "$scratch/root" "$mirror" >"$scratch/debootstrap.log" 2>&1 || rc=$?
+	if [ $rc -ne 0 ]; then
+		log "debootstrap failed (rc=$rc); last lines of its log:"
+		tail -n 25 "$scratch/debootstrap.log" >&2
+		rm -rf --one-file-system "$scratch"
+		exec 8>&-
+		return 1
+	fi
+	rm -rf "$scratch/root/var/cache/apt/archives/"*.deb "$scratch/root/var/lib/apt/lists/"* 2>/dev/null
+	tar -C "$scratch/root" --numeric-owner --xattrs -cf "$tar.tmp" . &&
+		mv -f "$tar.tmp" "$tar" || rc=$?
+	rm -rf --one-file-system "$scratch"
+	rm -f "$tar.tmp"
+	exec 8>&-
+	[ $rc -eq 0 ] || { log "writing $tar failed"; return 1; }
+	log "cached guest rootfs $tar ($(du -h "$tar" | cut -f1), $(elapsed_since "$t0")s)"
+	printf '%s\n' "$tar"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -euo pipefail
+	guest_rootfs_tar
+fi
