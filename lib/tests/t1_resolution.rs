@@ -123,9 +123,18 @@ fn sequence(seed: u64, cov: &mut Coverage) {
     sys.admin(&["deploy", "--os=host", "--karg-none", "host"]);
     let mut deps = check(&sys, &mut rng, &format!("seed {seed} setup"), cov);
 
-    for step in 0..STEPS {
+    // Every fifth sequence keeps everything (`--retain`, few removals) to reach the ≥ 10 entries
+    // where boot entry order needs strverscmp's numeric comparison.
+    let growth = seed % 5 == 4;
+    let steps = if growth { STEPS + 4 } else { STEPS };
+    for step in 0..steps {
         let n = deps.len();
-        let roll = rng.u32(0..100);
+        let roll = match rng.u32(0..100) {
+            r if growth && r < 70 => r / 2, // new deployment
+            r if growth && r < 85 => 40 + (r - 70), // redeploy
+            r if growth => 75 + (r - 85),           // pin / unpin
+            r => r,
+        };
         let op;
         if (roll < 35 && n < 14) || n == 0 {
             // A new commit of a stateroot, deployed.
@@ -146,7 +155,7 @@ fn sequence(seed: u64, cov: &mut Coverage) {
                 assert!(fs::metadata(sys.commit_object(&c)).unwrap().len() > 0x1_0000);
             }
             commits.push((os.into(), c));
-            op = deploy(&sys, &mut rng, os, os, cov);
+            op = deploy(&sys, &mut rng, os, os, growth, cov);
         } else if roll < 60 {
             // Redeploy a commit that is already deployed (sometimes into another stateroot):
             // this is what produces the bootlink-only swap.
@@ -159,7 +168,7 @@ fn sequence(seed: u64, cov: &mut Coverage) {
             };
             let checksum = d.checksum.clone();
             let before = entries_snapshot(&sys);
-            op = deploy(&sys, &mut rng, os, &checksum, cov);
+            op = deploy(&sys, &mut rng, os, &checksum, growth, cov);
             if op.contains("bootconfig swap: no") {
                 let after = check(&sys, &mut rng, &format!("seed {seed} step {step} (swap)"), cov);
                 assert_eq!(entries_snapshot(&sys), before, "seed {seed}: swap rewrote entries");
@@ -194,13 +203,20 @@ fn sequence(seed: u64, cov: &mut Coverage) {
 }
 
 /// `ostree admin deploy` with random flags; returns a description plus ostree's stdout.
-fn deploy(sys: &Sysroot, rng: &mut fastrand::Rng, os: &str, refspec: &str, cov: &mut Coverage) -> String {
+fn deploy(
+    sys: &Sysroot,
+    rng: &mut fastrand::Rng,
+    os: &str,
+    refspec: &str,
+    retain: bool,
+    cov: &mut Coverage,
+) -> String {
     let os_arg = format!("--os={os}");
     let mut args = vec!["deploy", os_arg.as_str()];
     if rng.u32(0..5) != 0 {
         args.push("--not-as-default");
     }
-    if rng.u32(0..4) == 0 {
+    if retain || rng.u32(0..4) == 0 {
         args.push("--retain");
     }
     let karg = format!("--karg=opt={}", rng.u8(0..3));
