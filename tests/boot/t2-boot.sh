@@ -222,7 +222,19 @@ guest_running_checks() { # NAME WHAT
 	check "$what: systemctl is-system-running --wait is running" \
 		in_guest "$name" timeout 60 systemctl is-system-running --wait
 	check "$what: 0 failed units" in_guest "$name" sh -c \
-		'u=$(systemctl list-units --failed --plain --no-legend); n=$(printf "%s" "$u" | grep -c .); echo "$n failed ${u:+: $u}"; [ "$n" = 0 ]'
+		'u=$(systemctl list-units --failed --plain --no-legend); n=$(printf "%s" "$u" | grep -c .); echo "$n failed ${u:+: $u}"; [ "$n" = 0 ]' ||
+		dump_failed_units "$name" "$what"
+}
+
+dump_failed_units() { # NAME WHAT: keep status + journal of the failed units for the report
+	local f u
+	f=$LOGS/failed-units-$(printf '%s' "$2" | tr -c 'A-Za-z0-9-' _).txt
+	for u in $(in_guest "$1" systemctl list-units --failed --plain --no-legend | awk '{print $1}'); do
+		in_guest "$1" systemctl status --no-pager -l "$u"
+		in_guest "$1" journalctl -b --no-pager -o short-monotonic -u "$u"
+	done >"$f" 2>&1
+	log "failed units of $2 (saved in $f):"
+	grep -vE '^\s*$' "$f" | tail -n 15 >&2
 }
 
 fingerprint() { # PATH...: "sha256 mtime path" per file (the loader symlink by its target)
