@@ -10,6 +10,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec
 GENERATORDIR ?= $(PREFIX)/lib/systemd/system-generators
 VENDORCONFDIR ?= $(PREFIX)/lib/ostree-guests.d
 DOCDIR ?= $(PREFIX)/share/doc/ostree-guests
+MANDIR ?= $(PREFIX)/share/man
 CARGO ?= cargo
 CARGOFLAGS ?= --locked
 TARGETDIR ?= target/release
@@ -29,6 +30,9 @@ install:
 	install -d -m 0755 $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 conf.d/*.toml $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -D -m 0644 docs/man/ostree-guests.d.5 $(DESTDIR)$(MANDIR)/man5/ostree-guests.d.5
+	install -D -m 0644 docs/man/ostree-guests-generator.8 $(DESTDIR)$(MANDIR)/man8/ostree-guests-generator.8
+	install -D -m 0644 docs/man/ostree-guest-start.8 $(DESTDIR)$(MANDIR)/man8/ostree-guest-start.8
 
 check:
 	tests/run

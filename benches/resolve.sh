@@ -20,7 +20,7 @@ mkdir -p "$(dirname "$out")"
 cargo build --release --locked -q -p ostree-guests-helpers
 helper=$PWD/target/release/ostree-guest-start
 work=$(mktemp -d /dev/shm/ostree-guests-bench.XXXXXX)
-trap 'remove_tree "$work"' EXIT
+trap 'for s in "$work"/s*; do remove_tree "$s"; done; remove_tree "$work"' EXIT
 
 {
 	echo "# Deployment resolution: ostree-guest-start --dry-run vs ostree admin status | sed"

@@ -137,22 +137,24 @@ pub fn prepare_sysroot(sysroot: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Staging binds under /run/ostree-guests/NAME on a private tmpfs, so nothing is left behind.
+/// Staging binds under STAGING_ROOT/NAME on a tmpfs private to this namespace: the host keeps
+/// only the empty STAGING_ROOT directory (a mount point needs one), shared by all guests.
 pub fn stage(staging_root: &Path, name: &str, var: &Path, boot: &Path) -> Result<Staged> {
-    let dir = staging_root.join(name);
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(&dir)
-        .with_context(|| format!("creating {}", dir.display()))?;
+        .create(staging_root)
+        .with_context(|| format!("creating {}", staging_root.display()))?;
     mount(
         Some("ostree-guests"),
-        &dir,
+        staging_root,
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         Some("mode=0700,size=64k"),
     )
-    .with_context(|| format!("mounting a tmpfs on {}", dir.display()))?;
+    .with_context(|| format!("mounting a private tmpfs on {}", staging_root.display()))?;
+    let dir = staging_root.join(name);
+    fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let staged = Staged {
         var: dir.join("var"),
         boot: dir.join("boot"),

@@ -196,23 +196,24 @@ fn exec(argv: &[OsString]) -> Failure {
     )
 }
 
-fn prepare(
-    layout: &Layout,
-    name: &str,
-    stateroot: &str,
-    register: bool,
-    unit: &str,
-) -> Result<mounts::Staged> {
-    if register {
-        // Best effort: without machined there is nothing stale to clear, and nspawn will say so.
-        match machined::clear_stale_registration(name, unit) {
-            Ok(true) => {
-                eprintln!("{name}: cleared a stale machine registration left by a killed nspawn")
-            }
-            Ok(false) => {}
-            Err(e) => return Err(e),
+fn clear_registration(name: &str, unit: &str) -> Result<(), Failure> {
+    let mut warn = |m: String| eprintln!("{name}: warning: {m}");
+    match machined::clear_stale_registration(name, unit, &mut warn) {
+        machined::Outcome::Free => Ok(()),
+        machined::Outcome::ClearedStale => {
+            eprintln!("{name}: cleared a stale machine registration left by a killed nspawn");
+            Ok(())
         }
+        machined::Outcome::TakenBy(other) => Err(Failure::new(
+            exit::MACHINE_NAME_TAKEN,
+            format!(
+                "{name}: a machine named {name} is already registered by {other}; stop it first (machinectl terminate {name}) or rename this guest"
+            ),
+        )),
     }
+}
+
+fn prepare(layout: &Layout, name: &str, stateroot: &str) -> Result<mounts::Staged> {
     mounts::enter_private_namespace()?;
     mounts::prepare_sysroot(&layout.sysroot)?;
     let var = layout
@@ -266,14 +267,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         resolved.deployment.label(),
         resolved.deployment.index
     );
-    let staged = prepare(
-        &layout,
-        guest.name.as_str(),
-        settings.stateroot.as_str(),
-        register,
-        &guest.name.unit(),
-    )
-    .map_err(|e| Failure::new(exit::MOUNT_FAILED, format!("{}: {e:#}", guest.name)))?;
+    if register {
+        clear_registration(guest.name.as_str(), &guest.name.unit())?;
+    }
+    let staged = prepare(&layout, guest.name.as_str(), settings.stateroot.as_str())
+        .map_err(|e| Failure::new(exit::MOUNT_FAILED, format!("{}: {e:#}", guest.name)))?;
     debug_assert_eq!(staged.var, var_source);
     Err(exec(&argv))
 }

@@ -1,4 +1,5 @@
-//! Exit codes of our binaries.
+//! Exit codes of the start helper (the generator follows the generator contract instead: 0, 1
+//! for "a guest was invalid", and USAGE).
 //!
 //! Never 1 (the generic failure everybody uses) nor 133 (nspawn's "reboot requested"), so that a
 //! unit's status tells which class of failure happened. Codes that no retry can fix are listed in
@@ -22,6 +23,11 @@ pub const SYSROOT_UNREADABLE: i32 = 83;
 pub const MOUNT_FAILED: i32 = 84;
 /// `systemd-nspawn` could not be executed (not installed).
 pub const EXEC_FAILED: i32 = 85;
+/// The boot entries or bootlinks are not what libostree writes (an entry without `ostree=`, a
+/// `loader` link to somewhere else): waiting does not repair them.
+pub const BOOT_ENTRIES_MALFORMED: i32 = 86;
+/// systemd-machined already has a machine of this name that is not this guest's unit.
+pub const MACHINE_NAME_TAKEN: i32 = 87;
 
 /// Codes after which restarting the unit cannot help; they go into `RestartPreventExitStatus=`.
 pub const NOT_RETRYABLE: &[i32] = &[
@@ -32,4 +38,6 @@ pub const NOT_RETRYABLE: &[i32] = &[
     DEPLOYMENT_MISSING,
     HOST_STATEROOT,
     EXEC_FAILED,
+    BOOT_ENTRIES_MALFORMED,
+    MACHINE_NAME_TAKEN,
 ];

@@ -54,6 +54,9 @@ pub fn argv(plan: &Plan<'_>) -> Vec<OsString> {
         opt("pivot-root", format!("/{}", plan.deployment.display())),
         // Files in /etc/systemd/nspawn/NAME.nspawn add settings but never override ours.
         "--settings=yes".into(),
+        // A trusted .nspawn file's PrivateUsers= applies unless the command line sets it, and
+        // "pick" would chown the shared sysroot: say "no" here so no file can.
+        "--private-users=no".into(),
         // "try-guest" would leave a dangling link: the guest path is only valid after the pivot.
         "--link-journal=no".into(),
     ];
@@ -142,7 +145,8 @@ mod tests {
         similar_asserts::assert_eq!(
             render("", true),
             "systemd-nspawn\n--quiet\n--keep-unit\n--boot\n--machine=web\n--directory=/sysroot\n\
-             --pivot-root=/ostree/deploy/web/deploy/abc.0\n--settings=yes\n--link-journal=no\n\
+             --pivot-root=/ostree/deploy/web/deploy/abc.0\n--settings=yes\n--private-users=no\n\
+             --link-journal=no\n\
              --bind=/run/ostree-guests/web/var:/var\n--bind-ro=/run/ostree-guests/web/boot:/boot\n\
              --bind-ro=+/usr:/usr\n--network-veth"
         );
@@ -156,7 +160,14 @@ mod tests {
             "[network]\nmode = \"none\"",
         ] {
             let a = render(toml, false);
-            assert!(!a.contains("-U") && !a.contains("private-users"), "{a}");
+            assert!(
+                !a.contains("-U") && !a.contains("--private-users=pick"),
+                "{a}"
+            );
+            assert!(
+                a.contains("--private-users=no") && !a.contains("ownership"),
+                "{a}"
+            );
             assert!(!a.contains(":/sysroot"), "{a}");
             assert!(!a.contains("try-guest") && !a.contains("override"), "{a}");
             assert!(a.contains("--register=no"), "{a}");

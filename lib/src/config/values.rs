@@ -184,11 +184,24 @@ fn check_cpu_quota(s: &str) -> Result<(), String> {
     }
 }
 
-/// systemd accepts limits relative to the machine as a percentage in (0, 100].
+/// A percentage in (0, 100] as systemd's parse_permyriad() reads it: digits with at most two
+/// decimals. (Rust's float parser would also take "1e1", which systemd rejects.)
 fn is_percentage(s: &str) -> bool {
-    s.strip_suffix('%')
-        .and_then(|p| p.parse::<f64>().ok())
-        .is_some_and(|v| v > 0.0 && v <= 100.0)
+    let Some(p) = s.strip_suffix('%') else {
+        return false;
+    };
+    let (int, frac) = p.split_once('.').unwrap_or((p, ""));
+    let digits = |d: &str| d.chars().all(|c| c.is_ascii_digit());
+    let shape_ok = !int.is_empty()
+        && digits(int)
+        && digits(frac)
+        && frac.len() <= 2
+        && !(p.contains('.') && frac.is_empty());
+    shape_ok && p.parse::<f64>().is_ok_and(|v| v > 0.0 && v <= 100.0)
+}
+
+fn is_count(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) && s.parse::<u64>().is_ok_and(|v| v > 0)
 }
 
 /// systemd's MemoryMax=: bytes with an optional K/M/G/T suffix (base 1024), a percentage of
@@ -215,7 +228,7 @@ fn check_memory(s: &str) -> Result<(), String> {
 }
 
 fn check_tasks(s: &str) -> Result<(), String> {
-    if s == "infinity" || s.parse::<u64>().is_ok_and(|v| v > 0) {
+    if s == "infinity" || is_count(s) {
         return Ok(());
     }
     if is_percentage(s) {
@@ -296,10 +309,14 @@ mod tests {
         for ok in ["2G", "512M", "1024", "50%", "infinity"] {
             assert!(check_memory(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "2GB", "G", "-1", "0", "150%", "2 G"] {
+        for bad in [
+            "", "2GB", "G", "-1", "0", "150%", "2 G", "1e1%", "5.%", "5.123%", "+5",
+        ] {
             assert!(check_memory(bad).is_err(), "{bad}");
         }
+        assert!(check_memory("12.5%").is_ok());
         assert!(check_tasks("100").is_ok() && check_tasks("0").is_err());
+        assert!(check_tasks("+5").is_err() && check_tasks("1e1%").is_err());
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub enum ResolveError {
         /// Extra advice appended to the message, starting with "; ".
         hint: Option<&'static str>,
     },
-    /// On-disk state that libostree itself would reject.
+    /// On-disk state that libostree itself would reject; waiting does not repair it.
     #[error("{}: {reason}", .path.display())]
     Malformed { path: PathBuf, reason: String },
 }
@@ -82,7 +82,8 @@ impl ResolveError {
             Self::PinNotFound { .. } | Self::PinAmbiguous { .. } => exit::PIN_NOT_FOUND,
             Self::DeploymentMissing { .. } => exit::DEPLOYMENT_MISSING,
             Self::HostStateroot { .. } => exit::HOST_STATEROOT,
-            Self::Unreadable { .. } | Self::Malformed { .. } => exit::SYSROOT_UNREADABLE,
+            Self::Unreadable { .. } => exit::SYSROOT_UNREADABLE,
+            Self::Malformed { .. } => exit::BOOT_ENTRIES_MALFORMED,
         }
     }
 

@@ -22,7 +22,6 @@ pub use error::ResolveError;
 pub use list::list_deployments;
 pub use pin::{Pin, PinParseError, select};
 pub use resolve::{Resolved, booted_deployment, resolve};
-pub use strverscmp::strverscmp;
 
 /// Where the OSTree state is found.
 #[derive(Debug, Clone, PartialEq, Eq)]

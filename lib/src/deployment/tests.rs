@@ -285,7 +285,7 @@ fn malformed_states() {
         matches!(&e, ResolveError::Malformed { path, .. } if *path == loader),
         "{e}"
     );
-    assert_eq!(e.exit_code(), exit::SYSROOT_UNREADABLE);
+    assert_eq!(e.exit_code(), exit::BOOT_ENTRIES_MALFORMED);
     fs::remove_file(&loader).unwrap();
     fs::create_dir(&loader).unwrap();
     let e = list_deployments(&fx.layout).unwrap_err();
