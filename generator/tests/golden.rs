@@ -22,7 +22,7 @@ use std::process::Command;
 #[derive(Debug, PartialEq, Eq)]
 enum Entry {
     Dir,
-    File(String),
+    File(Vec<u8>),
     Symlink(String),
 }
 
@@ -41,7 +41,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Entry> {
                 out.insert(rel, Entry::Dir);
                 walk(base, &path, out);
             } else {
-                out.insert(rel, Entry::File(fs::read_to_string(&path).unwrap()));
+                out.insert(rel, Entry::File(fs::read(&path).unwrap()));
             }
         }
     }
@@ -56,20 +56,32 @@ fn render(tree: &BTreeMap<String, Entry>) -> String {
         match v {
             Entry::Dir => s.push_str(&format!("{k}/\n")),
             Entry::Symlink(t) => s.push_str(&format!("{k} -> {t}\n")),
-            Entry::File(text) => s.push_str(&format!("{k}:\n{text}\n")),
+            Entry::File(bytes) => {
+                s.push_str(&format!("{k}:\n{}\n", String::from_utf8_lossy(bytes)));
+            }
         }
     }
     s
 }
 
+/// Copies a tree with fixed modes (0755 dirs, 0644 files): the generator refuses group- or
+/// world-writable configuration, and a checkout's modes depend on the user's umask.
 fn copy_tree(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
     let _ = fs::remove_dir_all(to);
     fs::create_dir_all(to).unwrap();
+    fs::set_permissions(to, fs::Permissions::from_mode(0o755)).unwrap();
     for (rel, e) in snapshot(from) {
         let p = to.join(&rel);
         match e {
-            Entry::Dir => fs::create_dir_all(&p).unwrap(),
-            Entry::File(t) => fs::write(&p, t).unwrap(),
+            Entry::Dir => {
+                fs::create_dir_all(&p).unwrap();
+                fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            Entry::File(t) => {
+                fs::write(&p, t).unwrap();
+                fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+            }
             Entry::Symlink(t) => std::os::unix::fs::symlink(t, &p).unwrap(),
         }
     }
@@ -83,7 +95,9 @@ fn run_case(case: &Path, update: bool) -> Result<(), String> {
     let out = tempfile::tempdir().unwrap();
     // Not created in advance: the snapshot covers the whole temp dir, so a write to EARLY or
     // LATE (siblings of NORMAL) or anywhere else shows up.
-    let out_dir = out.path().join("normal");
+    let gen_dir = out.path().join("gen");
+    fs::create_dir(&gen_dir).unwrap();
+    let out_dir = gen_dir.join("normal");
     let args: Vec<String> = match fs::read_to_string(case.join("args")) {
         Ok(text) => text
             .lines()
@@ -91,11 +105,13 @@ fn run_case(case: &Path, update: bool) -> Result<(), String> {
             .collect(),
         Err(_) => vec![out_dir.display().to_string()],
     };
+    let root = out.path().join("input");
+    copy_tree(&case.join("root"), &root);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ostree-guests-generator"));
     cmd.args(&args)
         .env_remove("SYSTEMD_EXEC_PID")
         .env_remove("SYSTEMD_IN_INITRD")
-        .env("OSTREE_GUESTS_ROOT", case.join("root"));
+        .env("OSTREE_GUESTS_ROOT", &root);
     for line in read_or(&case.join("env"), "")
         .lines()
         .filter(|l| !l.is_empty())
@@ -114,13 +130,13 @@ fn run_case(case: &Path, update: bool) -> Result<(), String> {
     let out_text = out_dir.display().to_string();
     let stdout = String::from_utf8_lossy(&output.stdout).replace(&out_text, "{out}");
     let stderr = String::from_utf8_lossy(&output.stderr).replace(&out_text, "{out}");
-    let got_tree = snapshot(out.path());
+    let got_tree = snapshot(&gen_dir);
 
     if update {
         let exp = case.join("expected");
         let _ = fs::remove_dir_all(&exp);
         if !got_tree.is_empty() {
-            copy_tree(out.path(), &exp);
+            copy_tree(&gen_dir, &exp);
         }
         let write_opt = |name: &str, text: &str, default: &str| {
             let p = case.join(name);

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
 //! T1: file-only deployment resolution versus `ostree admin status` on real sysroots.
 //!
 //! Sysroots are built with the `ostree` CLI (needs root and ostree; skipped loudly otherwise) in
@@ -7,6 +8,7 @@
 mod t1;
 
 use std::fs;
+use std::io::Write as _;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -23,7 +25,11 @@ const STEPS: usize = 12;
 fn skip() -> bool {
     match t1::skip_reason() {
         Some(reason) => {
-            eprintln!("\n!!!!!!!! SKIP: T1 differential tests not run: {reason} !!!!!!!!\n");
+            // Straight to the stderr handle: libtest captures eprintln! of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!!!!! SKIP: T1 differential tests not run: {reason} !!!!!!!!\n"
+            );
             true
         }
         None => false,
@@ -69,7 +75,11 @@ fn check(sys: &Sysroot, rng: &mut fastrand::Rng, ctx: &str, cov: &mut Coverage) 
     let expected = sys.status();
     let layout = Layout::for_sysroot(&sys.path);
     let deps = list_deployments(&layout).unwrap_or_else(|e| panic!("{ctx}: {e}"));
-    assert_eq!(ours(&deps), expected, "{ctx}: listing differs from `ostree admin status`");
+    assert_eq!(
+        ours(&deps),
+        expected,
+        "{ctx}: listing differs from `ostree admin status`"
+    );
     cov.checks += 1;
     cov.max_deployments = cov.max_deployments.max(deps.len());
     cov.pinned_seen += deps.iter().filter(|d| d.pinned).count();
@@ -85,7 +95,11 @@ fn check(sys: &Sysroot, rng: &mut fastrand::Rng, ctx: &str, cov: &mut Coverage) 
             continue;
         };
         let auto = select(&deps, os, &Pin::Auto).unwrap();
-        assert_eq!((&auto.checksum, auto.serial), (&first.checksum, first.serial), "{ctx}: auto {os}");
+        assert_eq!(
+            (&auto.checksum, auto.serial),
+            (&first.checksum, first.serial),
+            "{ctx}: auto {os}"
+        );
         let r = resolve(&layout, os, &Pin::Auto).unwrap_or_else(|e| panic!("{ctx}: {e}"));
         assert_eq!(&r.deployment, auto, "{ctx}");
         assert!(r.dir.is_dir(), "{ctx}: {}", r.dir.display());
@@ -95,16 +109,30 @@ fn check(sys: &Sysroot, rng: &mut fastrand::Rng, ctx: &str, cov: &mut Coverage) 
             if let Some(v) = &row.version {
                 let want = rows.iter().find(|r| r.version.as_ref() == Some(v)).unwrap();
                 let got = select(&deps, os, &Pin::Version(v.clone())).unwrap();
-                assert_eq!((&got.checksum, got.serial), (&want.checksum, want.serial), "{ctx}: version:{v}");
+                assert_eq!(
+                    (&got.checksum, got.serial),
+                    (&want.checksum, want.serial),
+                    "{ctx}: version:{v}"
+                );
             }
             let len = rng.usize(8..=64);
             let prefix = row.checksum[..len].to_owned();
-            let want = rows.iter().find(|r| r.checksum.starts_with(&prefix)).unwrap();
+            let want = rows
+                .iter()
+                .find(|r| r.checksum.starts_with(&prefix))
+                .unwrap();
             let got = select(&deps, os, &Pin::Checksum(prefix.clone())).unwrap();
-            assert_eq!((&got.checksum, got.serial), (&want.checksum, want.serial), "{ctx}: pin {prefix}");
+            assert_eq!(
+                (&got.checksum, got.serial),
+                (&want.checksum, want.serial),
+                "{ctx}: pin {prefix}"
+            );
         }
         let e = select(&deps, os, &Pin::Version("no-such-version".into())).unwrap_err();
-        assert!(matches!(e, ResolveError::PinNotFound { ref available, .. } if available.len() == rows.len()), "{ctx}: {e}");
+        assert!(
+            matches!(e, ResolveError::PinNotFound { ref available, .. } if available.len() == rows.len()),
+            "{ctx}: {e}"
+        );
         let e = select(&deps, os, &Pin::Checksum("0000000f".into())).unwrap_err();
         assert!(matches!(e, ResolveError::PinNotFound { .. }), "{ctx}: {e}");
     }
@@ -115,11 +143,9 @@ fn check(sys: &Sysroot, rng: &mut fastrand::Rng, ctx: &str, cov: &mut Coverage) 
 fn sequence(seed: u64, cov: &mut Coverage) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut sys = Sysroot::new(&STATEROOTS);
-    let mut commits: Vec<(String, String)> = Vec::new(); // (stateroot, checksum)
     let mut n_commit = 0;
 
-    let c = sys.commit("host", Meta::Version("host-0"), 0);
-    commits.push(("host".into(), c));
+    sys.commit("host", Meta::Version("host-0"), 0);
     sys.admin(&["deploy", "--os=host", "--karg-none", "host"]);
     let mut deps = check(&sys, &mut rng, &format!("seed {seed} setup"), cov);
 
@@ -130,7 +156,7 @@ fn sequence(seed: u64, cov: &mut Coverage) {
     for step in 0..steps {
         let n = deps.len();
         let roll = match rng.u32(0..100) {
-            r if growth && r < 70 => r / 2, // new deployment
+            r if growth && r < 70 => r / 2,         // new deployment
             r if growth && r < 85 => 40 + (r - 70), // redeploy
             r if growth => 75 + (r - 85),           // pin / unpin
             r => r,
@@ -154,7 +180,6 @@ fn sequence(seed: u64, cov: &mut Coverage) {
             if matches!(meta, Meta::BigVersion(_)) {
                 assert!(fs::metadata(sys.commit_object(&c)).unwrap().len() > 0x1_0000);
             }
-            commits.push((os.into(), c));
             op = deploy(&sys, &mut rng, os, os, growth, cov);
         } else if roll < 60 {
             // Redeploy a commit that is already deployed (sometimes into another stateroot):
@@ -170,8 +195,17 @@ fn sequence(seed: u64, cov: &mut Coverage) {
             let before = entries_snapshot(&sys);
             op = deploy(&sys, &mut rng, os, &checksum, growth, cov);
             if op.contains("bootconfig swap: no") {
-                let after = check(&sys, &mut rng, &format!("seed {seed} step {step} (swap)"), cov);
-                assert_eq!(entries_snapshot(&sys), before, "seed {seed}: swap rewrote entries");
+                let after = check(
+                    &sys,
+                    &mut rng,
+                    &format!("seed {seed} step {step} (swap)"),
+                    cov,
+                );
+                assert_eq!(
+                    entries_snapshot(&sys),
+                    before,
+                    "seed {seed}: swap rewrote entries"
+                );
                 if after != deps {
                     cov.swaps_changing_result += 1;
                 }
@@ -195,11 +229,15 @@ fn sequence(seed: u64, cov: &mut Coverage) {
             sys.admin(&["cleanup"]);
         }
         let first_line = op.lines().next().unwrap_or("").to_owned();
-        deps = check(&sys, &mut rng, &format!("seed {seed} step {step} ({first_line})"), cov);
+        deps = check(
+            &sys,
+            &mut rng,
+            &format!("seed {seed} step {step} ({first_line})"),
+            cov,
+        );
     }
 
     rename_entries(&sys, seed, &deps, cov);
-    let _ = commits;
 }
 
 /// `ostree admin deploy` with random flags; returns a description plus ostree's stdout.
@@ -239,7 +277,10 @@ fn entries_snapshot(sys: &Sysroot) -> Vec<(String, Vec<u8>)> {
         .map(|rd| {
             rd.map(|e| {
                 let e = e.unwrap();
-                (e.file_name().into_string().unwrap(), fs::read(e.path()).unwrap())
+                (
+                    e.file_name().into_string().unwrap(),
+                    fs::read(e.path()).unwrap(),
+                )
             })
             .collect()
         })
@@ -258,8 +299,12 @@ fn rename_entries(sys: &Sysroot, seed: u64, before: &[Deployment], cov: &mut Cov
         let e = e.unwrap();
         let name = e.file_name().into_string().unwrap();
         // ostree-<n>-<os>.conf
-        let n = name.trim_start_matches("ostree-").split(['-', '.']).next().unwrap();
-        let new = if seed % 2 == 0 {
+        let n = name
+            .trim_start_matches("ostree-")
+            .split(['-', '.'])
+            .next()
+            .unwrap();
+        let new = if seed.is_multiple_of(2) {
             format!("ostree-{n}.conf")
         } else {
             format!("ostree-{n}-x+2-1.conf")
@@ -269,9 +314,12 @@ fn rename_entries(sys: &Sysroot, seed: u64, before: &[Deployment], cov: &mut Cov
     }
     let layout = Layout::for_sysroot(&sys.path);
     let after = list_deployments(&layout).unwrap();
-    let strip = |d: &[Deployment]| -> Vec<StatusRow> { ours(d) };
-    assert_eq!(strip(&after), strip(before), "seed {seed}: renamed entries");
-    assert_eq!(strip(&after), sys.status(), "seed {seed}: renamed entries vs ostree");
+    assert_eq!(ours(&after), ours(before), "seed {seed}: renamed entries");
+    assert_eq!(
+        ours(&after),
+        sys.status(),
+        "seed {seed}: renamed entries vs ostree"
+    );
 }
 
 #[test]
@@ -305,11 +353,23 @@ fn differential_random_sequences() {
     });
     let cov = total.into_inner().unwrap();
     eprintln!("T1: {SEEDS} sequences in {:.1?}: {cov:?}", start.elapsed());
-    assert!(cov.bootlink_swaps > 0, "no sequence hit a subbootversion swap: {cov:?}");
-    assert!(cov.swaps_changing_result > 0, "no swap changed the resolution: {cov:?}");
-    assert!(cov.max_deployments >= 10, "never ≥ 10 deployments (strverscmp): {cov:?}");
+    assert!(
+        cov.bootlink_swaps > 0,
+        "no sequence hit a subbootversion swap: {cov:?}"
+    );
+    assert!(
+        cov.swaps_changing_result > 0,
+        "no swap changed the resolution: {cov:?}"
+    );
+    assert!(
+        cov.max_deployments >= 10,
+        "never ≥ 10 deployments (strverscmp): {cov:?}"
+    );
     assert!(cov.pinned_seen > 0 && cov.no_version_seen > 0, "{cov:?}");
-    assert!(cov.big_commits > 0 && cov.cross_stateroot_commits > 0, "{cov:?}");
+    assert!(
+        cov.big_commits > 0 && cov.cross_stateroot_commits > 0,
+        "{cov:?}"
+    );
     assert!(cov.scheme_renames > 0, "{cov:?}");
 }
 
@@ -369,5 +429,8 @@ fn errors_on_real_sysroot() {
     );
     assert_eq!(list_deployments(&layout).unwrap().len(), 2);
     let e = resolve(&layout, "g1", &Pin::Auto).unwrap_err();
-    assert!(matches!(e, ResolveError::DeploymentMissing { ref path, .. } if *path == r.dir), "{e}");
+    assert!(
+        matches!(e, ResolveError::DeploymentMissing { ref path, .. } if *path == r.dir),
+        "{e}"
+    );
 }

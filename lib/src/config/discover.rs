@@ -5,6 +5,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::perms;
 use crate::paths::{CONFIG_DIRS, under_root};
 
 /// Reserved for host-level bridge declarations (`br0.bridge.toml`), which are not guests.
@@ -15,6 +16,8 @@ pub const BRIDGE_SUFFIX: &str = ".bridge.toml";
 pub struct Source {
     pub logical: PathBuf,
     pub disk: PathBuf,
+    /// Set when the file or its directory may be written by someone other than root.
+    pub insecure: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,22 +42,34 @@ enum Entry {
 }
 
 /// A symlink to /dev/null or an empty file hides the same name in lower-priority directories.
-fn classify(disk: &Path) -> io::Result<Option<Entry>> {
-    let meta = fs::symlink_metadata(disk)?;
-    if meta.file_type().is_symlink() && fs::read_link(disk)? == Path::new("/dev/null") {
+/// `dir_problem` is the verdict on the directory the file was found in.
+fn classify(
+    logical: PathBuf,
+    disk: PathBuf,
+    dir_problem: &Option<String>,
+) -> io::Result<Option<Entry>> {
+    let meta = fs::symlink_metadata(&disk)?;
+    if meta.file_type().is_symlink() && fs::read_link(&disk)? == Path::new("/dev/null") {
         return Ok(Some(Entry::Masked));
     }
-    let meta = fs::metadata(disk)?;
+    let meta = fs::metadata(&disk)?;
     if !meta.is_file() {
         return Ok(None);
     }
     if meta.len() == 0 {
         return Ok(Some(Entry::Masked));
     }
+    let insecure = perms::problem(&meta, &logical).or_else(|| dir_problem.clone());
     Ok(Some(Entry::File(Source {
-        logical: PathBuf::new(),
-        disk: disk.to_owned(),
+        logical,
+        disk,
+        insecure,
     })))
+}
+
+fn dir_problem(logical: &Path, disk: &Path) -> Option<String> {
+    let meta = fs::metadata(disk).ok()?;
+    perms::problem(&meta, logical).map(|p| format!("its directory {} is {p}", logical.display()))
 }
 
 fn sorted_names(dir: &Path) -> io::Result<Vec<String>> {
@@ -89,11 +104,19 @@ pub fn discover(root: &Path) -> Discovered {
                 continue;
             }
         };
+        let dir_problem = dir_problem(Path::new(dir), &disk_dir);
         for name in names {
             let logical = Path::new(dir).join(&name);
             let disk = disk_dir.join(&name);
             if let Some(stem) = name.strip_suffix(".toml.d") {
-                collect_dropins(stem, &logical, &disk, &mut dropins, &mut out.problems);
+                collect_dropins(
+                    stem,
+                    &logical,
+                    &disk,
+                    &dir_problem,
+                    &mut dropins,
+                    &mut out.problems,
+                );
                 continue;
             }
             let Some(stem) = name.strip_suffix(".toml") else {
@@ -102,12 +125,9 @@ pub fn discover(root: &Path) -> Discovered {
             if name.ends_with(BRIDGE_SUFFIX) || mains.contains_key(stem) {
                 continue;
             }
-            match classify(&disk) {
-                Ok(Some(Entry::File(_))) => {
-                    mains.insert(stem.to_owned(), Entry::File(Source { logical, disk }));
-                }
-                Ok(Some(Entry::Masked)) => {
-                    mains.insert(stem.to_owned(), Entry::Masked);
+            match classify(logical.clone(), disk, &dir_problem) {
+                Ok(Some(entry)) => {
+                    mains.insert(stem.to_owned(), entry);
                 }
                 Ok(None) => out
                     .problems
@@ -141,6 +161,7 @@ fn collect_dropins(
     stem: &str,
     logical_dir: &Path,
     disk_dir: &Path,
+    parent_problem: &Option<String>,
     dropins: &mut BTreeMap<String, BTreeMap<String, Entry>>,
     problems: &mut Vec<(PathBuf, String)>,
 ) {
@@ -154,6 +175,7 @@ fn collect_dropins(
             return;
         }
     };
+    let own_problem = dir_problem(logical_dir, disk_dir).or_else(|| parent_problem.clone());
     let slot = dropins.entry(stem.to_owned()).or_default();
     for name in names.into_iter().filter(|n| n.ends_with(".toml")) {
         if slot.contains_key(&name) {
@@ -161,12 +183,9 @@ fn collect_dropins(
         }
         let logical = logical_dir.join(&name);
         let disk = disk_dir.join(&name);
-        match classify(&disk) {
-            Ok(Some(Entry::File(_))) => {
-                slot.insert(name, Entry::File(Source { logical, disk }));
-            }
-            Ok(Some(Entry::Masked)) => {
-                slot.insert(name, Entry::Masked);
+        match classify(logical.clone(), disk, &own_problem) {
+            Ok(Some(entry)) => {
+                slot.insert(name, entry);
             }
             Ok(None) => problems.push((logical, "not a regular file; ignored".to_owned())),
             Err(e) => problems.push((logical, e.to_string())),

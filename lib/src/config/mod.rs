@@ -5,6 +5,7 @@ mod discover;
 mod error;
 mod layer;
 mod model;
+mod perms;
 mod values;
 
 use std::collections::BTreeMap;
@@ -119,6 +120,10 @@ fn load_guest(name: &MachineName, sources: &GuestSources) -> Result<Settings, Co
     let all: Vec<&Source> = std::iter::once(&sources.main)
         .chain(sources.dropins.iter())
         .collect();
+    if let Some(s) = all.iter().find(|s| s.insecure.is_some()) {
+        let why = s.insecure.as_deref().unwrap_or_default();
+        return Err(ConfigError::file(&s.logical, why));
+    }
     let texts = all
         .iter()
         .map(|s| read_bounded(s))
@@ -176,6 +181,11 @@ fn locate(layers: &[layer::Layer<'_>], key: &str, message: String) -> ConfigErro
     }
 }
 
+/// Sources that would hand the guest the host's physical root: other stateroots, the host's
+/// /var, the repository whose files are the host's own /usr.
+const FORBIDDEN_SOURCES: &[&str] = &["/", "/sysroot", "/ostree"];
+const MAX_DESCRIPTION: usize = 512;
+
 /// Targets a bind must not cover: the guest's own OS, API filesystems and what we mount.
 const RESERVED_TARGETS: &[&str] = &[
     "/", "/usr", "/etc", "/var", "/boot", "/proc", "/sys", "/dev", "/run", "/sysroot", "/ostree",
@@ -187,6 +197,15 @@ fn check_combinations(
 ) -> Result<(), ConfigError> {
     if let Some(d) = &c.description {
         crate::unit::check_line(d).map_err(|e| err("description", e.to_string()))?;
+        if d.chars().count() > MAX_DESCRIPTION {
+            return Err(err(
+                "description",
+                format!(
+                    "is {} characters long; at most {MAX_DESCRIPTION}",
+                    d.chars().count()
+                ),
+            ));
+        }
     }
     let net = &c.network;
     match (net.mode, &net.bridge, &net.zone) {
@@ -236,6 +255,19 @@ fn check_combinations(
         ));
     }
     for (i, b) in c.bind.iter().enumerate() {
+        let source = b.source.as_str().trim_end_matches('/');
+        let source = if source.is_empty() { "/" } else { source };
+        if let Some(f) = FORBIDDEN_SOURCES
+            .iter()
+            .find(|f| source == **f || (**f != "/" && source.starts_with(&format!("{f}/"))))
+        {
+            return Err(err(
+                &format!("bind[{i}].source"),
+                format!(
+                    "binding {source} would expose the host's physical root under {f} (other stateroots, the host's /var, the OSTree repository); bind a directory of its own instead"
+                ),
+            ));
+        }
         let target = b.target().as_str();
         let trimmed = target.trim_end_matches('/');
         let trimmed = if trimmed.is_empty() { "/" } else { trimmed };

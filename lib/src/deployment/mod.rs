@@ -21,7 +21,7 @@ use std::path::PathBuf;
 pub use error::ResolveError;
 pub use list::list_deployments;
 pub use pin::{Pin, PinParseError, select};
-pub use resolve::{Resolved, booted_deployment, resolve};
+pub use resolve::{Resolved, booted_deployment, booted_stateroot, resolve};
 
 /// Where the OSTree state is found.
 #[derive(Debug, Clone, PartialEq, Eq)]

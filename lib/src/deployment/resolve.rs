@@ -21,9 +21,9 @@ pub struct Resolved {
 /// `run/ostree-booted` must exist and the root must be the same inode as a listed deployment's
 /// directory (a booted root is a bind mount of it). `/proc/cmdline` is deliberately not used.
 ///
-/// Not handled: composefs-booted hosts, where `/` is an overlay and libostree (≥ 2024.2) matches
-/// the `backing-root-device-inode` recorded in `/run/ostree-booted` instead; such a host has no
-/// recognised booted deployment here.
+/// Composefs-booted hosts are not matched here (`/` is an overlay; libostree ≥ 2024.2 compares
+/// the `backing-root-device-inode` recorded in `/run/ostree-booted`): [`booted_stateroot`] falls
+/// back to the kernel command line for them.
 pub fn booted_deployment<'a>(layout: &Layout, deps: &'a [Deployment]) -> Option<&'a Deployment> {
     if !layout
         .root
@@ -40,11 +40,42 @@ pub fn booted_deployment<'a>(layout: &Layout, deps: &'a [Deployment]) -> Option<
     })
 }
 
+/// The stateroot the host is booted from. Where no deployment matches `/` by inode (composefs
+/// hosts: `/` is an overlay), the kernel command line still names it: the booted entry's
+/// `ostree=/ostree/boot.N/STATEROOT/…` argument. Erring towards "booted" only ever refuses a
+/// guest, never lets one share the host's /var.
+pub fn booted_stateroot(layout: &Layout, deps: &[Deployment]) -> Option<String> {
+    if let Some(d) = booted_deployment(layout, deps) {
+        return Some(d.stateroot.clone());
+    }
+    if !layout
+        .root
+        .join("run/ostree-booted")
+        .try_exists()
+        .unwrap_or(false)
+    {
+        return None;
+    }
+    let cmdline = fs::read_to_string(layout.root.join("proc/cmdline")).ok()?;
+    cmdline_stateroot(&cmdline)
+}
+
+fn cmdline_stateroot(cmdline: &str) -> Option<String> {
+    let path = cmdline
+        .split_ascii_whitespace()
+        .find_map(|arg| arg.strip_prefix("ostree="))?;
+    let rest = path
+        .strip_prefix("/ostree/boot.0/")
+        .or_else(|| path.strip_prefix("/ostree/boot.1/"))?;
+    let stateroot = rest.split('/').next()?;
+    (!stateroot.is_empty()).then(|| stateroot.to_owned())
+}
+
 /// Resolves the deployment a guest of `stateroot` runs, checking that its directory exists and
 /// that the stateroot is not the booted host's own.
 pub fn resolve(layout: &Layout, stateroot: &str, pin: &Pin) -> Result<Resolved, ResolveError> {
     let deps = list_deployments(layout)?;
-    let booted_stateroot = booted_deployment(layout, &deps).map(|d| d.stateroot.clone());
+    let booted_stateroot = booted_stateroot(layout, &deps);
     if booted_stateroot.as_deref() == Some(stateroot) {
         return Err(ResolveError::HostStateroot {
             stateroot: stateroot.to_owned(),
@@ -93,5 +124,40 @@ fn missing_stateroot_dir(layout: &Layout, stateroot: &str) -> Option<PathBuf> {
     match fs::symlink_metadata(&dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Some(dir),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod cmdline_tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_command_line_names_the_booted_stateroot() {
+        let c = "BOOT_IMAGE=(hd0,gpt2)/ostree/fedora-ab12/vmlinuz rw ostree=/ostree/boot.1/fedora/ab12/0 quiet";
+        assert_eq!(cmdline_stateroot(c).as_deref(), Some("fedora"));
+        assert_eq!(cmdline_stateroot("root=/dev/vda1 rw").as_deref(), None);
+        // aboot-style links name no stateroot
+        assert_eq!(cmdline_stateroot("ostree=/ostree/root.a").as_deref(), None);
+    }
+
+    #[test]
+    fn composefs_hosts_are_recognised_through_the_command_line() {
+        let root = tempfile::tempdir().unwrap();
+        let layout = Layout {
+            sysroot: root.path().join("sysroot"),
+            boot: root.path().join("boot"),
+            root: root.path().to_owned(),
+        };
+        fs::create_dir_all(root.path().join("proc")).unwrap();
+        fs::write(
+            root.path().join("proc/cmdline"),
+            "ostree=/ostree/boot.0/web/ab/0\n",
+        )
+        .unwrap();
+        // Without the booted marker the command line is never consulted (a plain sysroot).
+        assert_eq!(booted_stateroot(&layout, &[]), None);
+        fs::create_dir_all(root.path().join("run")).unwrap();
+        fs::write(root.path().join("run/ostree-booted"), "").unwrap();
+        assert_eq!(booted_stateroot(&layout, &[]).as_deref(), Some("web"));
     }
 }

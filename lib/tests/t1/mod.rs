@@ -36,7 +36,9 @@ pub fn parse_status(text: &str) -> Vec<StatusRow> {
             continue;
         }
         if let Some(detail) = line.strip_prefix("    ") {
-            let row = rows.last_mut().unwrap_or_else(|| panic!("detail first: {line:?}"));
+            let row = rows
+                .last_mut()
+                .unwrap_or_else(|| panic!("detail first: {line:?}"));
             if let Some(v) = detail.strip_prefix("Version: ") {
                 row.version = Some(v.to_owned());
             } else if detail == "Pinned: yes" {

@@ -1,0 +1,69 @@
+//! Ownership and mode checks on configuration files and directories, like sshd's StrictModes:
+//! a guest configuration decides what runs as root with the host's sysroot, so anyone who can
+//! write it can become root. Refused files are reported with the command that fixes them.
+
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::Path;
+
+/// Why `path` must not be trusted, or None. Owners other than root are accepted only when they
+/// are the user running us (a developer validating a tree they own).
+pub fn problem(meta: &Metadata, path: &Path) -> Option<String> {
+    let uid = meta.uid();
+    let ours = nix::unistd::geteuid().as_raw();
+    if uid != 0 && uid != ours {
+        return Some(format!(
+            "owned by uid {uid}, not root, so it is ignored (anyone who can write it controls what runs as root); fix: chown root: {}",
+            path.display()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Some(format!(
+            "writable by group or others (mode {mode:04o}), so it is ignored; fix: chmod go-w {}",
+            path.display()
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn group_or_world_writable_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("web.toml");
+        fs::write(&f, "autostart = true\n").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            problem(&fs::metadata(&f).unwrap(), Path::new("/etc/x.toml")),
+            None
+        );
+        for mode in [0o664, 0o646, 0o666] {
+            fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
+            let p = problem(&fs::metadata(&f).unwrap(), Path::new("/etc/x.toml")).unwrap();
+            assert!(p.contains("chmod go-w /etc/x.toml"), "{p}");
+        }
+    }
+
+    #[test]
+    fn foreign_owner_is_refused_when_we_are_root() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIP foreign_owner_is_refused_when_we_are_root: needs root to chown");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("web.toml");
+        fs::write(&f, "autostart = true\n").unwrap();
+        nix::unistd::chown(&f, Some(nix::unistd::Uid::from_raw(1234)), None).unwrap();
+        let p = problem(&fs::metadata(&f).unwrap(), Path::new("/etc/x.toml")).unwrap();
+        assert!(
+            p.contains("owned by uid 1234") && p.contains("chown root: /etc/x.toml"),
+            "{p}"
+        );
+    }
+}
