@@ -87,11 +87,16 @@ fn main() -> ExitCode {
         sink.log(log::ERR, &e.to_string());
     }
     for g in &loaded.guests {
-        if let Err(e) = &g.settings {
-            sink.log(
+        match &g.settings {
+            Err(e) => sink.log(
                 log::ERR,
                 &format!("{e}\n{}: will not start until this is fixed", g.name.unit()),
-            );
+            ),
+            Ok(s) => {
+                for w in config::isolation_warnings(&s.config) {
+                    sink.log(log::WARNING, &format!("{}: {w}", g.name));
+                }
+            }
         }
     }
     let output = render::generate(&loaded);

@@ -17,6 +17,8 @@ use nix::sched::{CloneFlags, unshare};
 pub struct Staged {
     pub var: PathBuf,
     pub boot: PathBuf,
+    /// An empty file: the guest's own /run/ostree-booted when it runs OSTree tools.
+    pub booted_marker: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +160,10 @@ pub fn stage(staging_root: &Path, name: &str, var: &Path, boot: &Path) -> Result
     let staged = Staged {
         var: dir.join("var"),
         boot: dir.join("boot"),
+        booted_marker: dir.join("ostree-booted"),
     };
+    fs::write(&staged.booted_marker, "")
+        .with_context(|| format!("creating {}", staged.booted_marker.display()))?;
     for (src, dst) in [(var, &staged.var), (boot, &staged.boot)] {
         if !src.is_dir() {
             bail!("{} is not a directory", src.display());

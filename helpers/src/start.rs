@@ -159,12 +159,11 @@ fn dry_run_text(guest: &Guest, settings: &Settings, r: &Resolved, argv: &[OsStri
     s
 }
 
-/// Environment for nspawn: ours, with the image lock off. All guests share --directory and the
-/// deployment root is immutable, so nspawn's exclusive lock can only fail or serialize guests
-/// (the drop-in sets this too; outside a unit, e.g. in tests, only this does).
-fn nspawn_env() -> Vec<CString> {
+/// Environment for nspawn: ours plus what the guest's settings need (the same variables the
+/// drop-in sets, so a start outside the unit behaves the same).
+fn nspawn_env(extra: &[(&str, &str)]) -> Vec<CString> {
     let mut env: Vec<CString> = std::env::vars_os()
-        .filter(|(k, _)| k != "SYSTEMD_NSPAWN_LOCK")
+        .filter(|(k, _)| !extra.iter().any(|(e, _)| k == e))
         .filter_map(|(k, v)| {
             let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');
@@ -172,11 +171,15 @@ fn nspawn_env() -> Vec<CString> {
             CString::new(kv).ok()
         })
         .collect();
-    env.extend(CString::new("SYSTEMD_NSPAWN_LOCK=0").ok());
+    env.extend(
+        extra
+            .iter()
+            .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()),
+    );
     env
 }
 
-fn exec(argv: &[OsString]) -> Failure {
+fn exec(argv: &[OsString], extra_env: &[(&str, &str)]) -> Failure {
     let cargs: Result<Vec<CString>, _> = argv.iter().map(|a| CString::new(a.as_bytes())).collect();
     let cargs = match cargs {
         Ok(c) => c,
@@ -186,7 +189,7 @@ fn exec(argv: &[OsString]) -> Failure {
         return Failure::new(exit::EXEC_FAILED, "empty command line");
     };
     // Only returns on failure.
-    let err = nix::unistd::execvpe(prog, &cargs, &nspawn_env()).err();
+    let err = nix::unistd::execvpe(prog, &cargs, &nspawn_env(extra_env)).err();
     Failure::new(
         exit::EXEC_FAILED,
         format!(
@@ -245,6 +248,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let register = !args.no_register && libsystemd::daemon::booted();
     let staging = Path::new(STAGING_DIR).join(guest.name.as_str());
     let (var_source, boot_source) = (staging.join("var"), staging.join("boot"));
+    let booted_marker = staging.join("ostree-booted");
     let deployment_rel = resolved.deployment.relative_dir();
     let plan = nspawn::Plan {
         machine: &guest.name,
@@ -253,6 +257,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         deployment: &deployment_rel,
         var_source: &var_source,
         boot_source: &boot_source,
+        booted_marker: &booted_marker,
+        deployment_dir: Some(&resolved.dir),
         register,
     };
     let argv = nspawn::argv(&plan);
@@ -272,8 +278,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     let staged = prepare(&layout, guest.name.as_str(), settings.stateroot.as_str())
         .map_err(|e| Failure::new(exit::MOUNT_FAILED, format!("{}: {e:#}", guest.name)))?;
-    debug_assert_eq!(staged.var, var_source);
-    Err(exec(&argv))
+    debug_assert_eq!(staged.booted_marker, booted_marker);
+    for w in config::isolation_warnings(&settings.config) {
+        eprintln!("{}: warning: {w}", guest.name);
+    }
+    Err(exec(&argv, &nspawn::nspawn_environment(&settings.config)))
 }
 
 #[cfg(test)]

@@ -12,11 +12,15 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use crate::config::{NetworkMode, Settings};
+use crate::config::{GuestConfig, NetworkMode, PrivateUsers, Profile, Settings};
 use crate::name::MachineName;
 
 /// Where the start helper puts its staging mounts, inside its private mount namespace.
 pub const STAGING_DIR: &str = "/run/ostree-guests";
+
+/// System calls k3s/containerd need that nspawn's allow-list leaves out: keyrings (containerd),
+/// bpf (runc's cgroup v2 device filter, eBPF CNIs), perf_event_open.
+const KUBERNETES_SYSCALLS: &[&str] = &["@keyring", "bpf", "perf_event_open"];
 
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {
@@ -26,16 +30,49 @@ pub struct Plan<'a> {
     pub sysroot: &'a Path,
     /// The deployment relative to the sysroot: `ostree/deploy/X/deploy/CSUM.SERIAL`.
     pub deployment: &'a Path,
-    /// Staged bind sources for the stateroot's var and the boot directory.
+    /// Staged bind sources for the stateroot's var, the boot directory and (ostree-tools) an
+    /// empty /run/ostree-booted marker of the guest's own.
     pub var_source: &'a Path,
     pub boot_source: &'a Path,
+    pub booted_marker: &'a Path,
+    /// The deployment's directory on the host, to resolve bind targets through its symlinks;
+    /// None leaves targets as configured (dry runs without a deployment tree).
+    pub deployment_dir: Option<&'a Path>,
     /// Register with systemd-machined (off where there is none, e.g. tests without systemd).
     pub register: bool,
 }
 
-/// nspawn reads `--bind=SRC:DST` with backslash escapes, so `:` inside a path needs one.
+/// Environment for systemd-nspawn itself (not the guest). The drop-in sets it for the unit and
+/// the helper sets it before exec, so both paths behave alike.
+pub fn nspawn_environment(c: &GuestConfig) -> Vec<(&'static str, &'static str)> {
+    // Every guest uses the same --directory and the deployment root is immutable: nspawn's
+    // exclusive image lock could only fail or serialize guests.
+    let mut env = vec![("SYSTEMD_NSPAWN_LOCK", "0")];
+    if c.profile == Profile::Kubernetes {
+        // kubelet writes vm.overcommit_memory, kernel.panic*, kernel.keys.*
+        env.push(("SYSTEMD_NSPAWN_API_VFS_WRITABLE", "1"));
+        env.push(("SYSTEMD_NSPAWN_UNIFIED_HIERARCHY", "1"));
+    }
+    env
+}
+
+/// Host devices reach the guest: the stock template's closed device policy must be opened.
+pub fn opens_devices(c: &GuestConfig) -> bool {
+    c.bind_dev || c.profile == Profile::Kubernetes
+}
+
+/// nspawn reads `--bind=SRC:DST[:OPTIONS]` with backslash escapes, so `:` needs one.
 fn bind_path(p: &str) -> String {
     p.replace('\\', "\\\\").replace(':', "\\:")
+}
+
+fn bind(flag: &str, source: &str, target: &str, idmap: bool) -> OsString {
+    let options = if idmap { ":idmap" } else { "" };
+    OsString::from(format!(
+        "--{flag}={}:{}{options}",
+        bind_path(source),
+        bind_path(target)
+    ))
 }
 
 fn opt(name: &str, value: impl AsRef<str>) -> OsString {
@@ -44,6 +81,14 @@ fn opt(name: &str, value: impl AsRef<str>) -> OsString {
 
 pub fn argv(plan: &Plan<'_>) -> Vec<OsString> {
     let c = &plan.settings.config;
+    let sec = &c.security;
+    let idmap = sec.private_users == PrivateUsers::Idmap;
+    let pivot = if c.ostree_tools {
+        format!("/{}:/sysroot", plan.deployment.display())
+    } else {
+        // Without ":/sysroot" nspawn unmounts the old root: the guest never sees it.
+        format!("/{}", plan.deployment.display())
+    };
     let mut a: Vec<OsString> = vec![
         "systemd-nspawn".into(),
         "--quiet".into(),
@@ -51,30 +96,79 @@ pub fn argv(plan: &Plan<'_>) -> Vec<OsString> {
         "--boot".into(),
         opt("machine", plan.machine.as_str()),
         opt("directory", plan.sysroot.display().to_string()),
-        opt("pivot-root", format!("/{}", plan.deployment.display())),
+        opt("pivot-root", pivot),
         // Files in /etc/systemd/nspawn/NAME.nspawn add settings but never override ours.
         "--settings=yes".into(),
+    ];
+    if idmap {
+        // "map", never "auto" or "chown": where the kernel or file system cannot idmap, nspawn
+        // must fail rather than chown the shared sysroot.
+        a.push("--private-users=pick".into());
+        a.push("--private-users-ownership=map".into());
+    } else {
         // A trusted .nspawn file's PrivateUsers= applies unless the command line sets it, and
         // "pick" would chown the shared sysroot: say "no" here so no file can.
-        "--private-users=no".into(),
-        // "try-guest" would leave a dangling link: the guest path is only valid after the pivot.
-        "--link-journal=no".into(),
-    ];
+        a.push("--private-users=no".into());
+    }
+    // "try-guest" would leave a dangling link: the guest path is only valid after the pivot.
+    a.push("--link-journal=no".into());
     if !plan.register {
         a.push("--register=no".into());
     }
-    a.push(opt(
+    a.push(bind(
         "bind",
-        format!("{}:/var", bind_path(&plan.var_source.display().to_string())),
+        &plan.var_source.display().to_string(),
+        "/var",
+        idmap,
     ));
-    a.push(opt(
-        "bind-ro",
-        format!(
-            "{}:/boot",
-            bind_path(&plan.boot_source.display().to_string())
-        ),
+    let boot_flag = if c.boot_writable { "bind" } else { "bind-ro" };
+    a.push(bind(
+        boot_flag,
+        &plan.boot_source.display().to_string(),
+        "/boot",
+        idmap,
     ));
+    // The guest's /usr holds the host's and the repository's own inodes.
     a.push("--bind-ro=+/usr:/usr".into());
+    if c.ostree_tools {
+        a.push("--bind-ro=+/sysroot:/sysroot".into());
+        a.push(bind(
+            "bind-ro",
+            &plan.booted_marker.display().to_string(),
+            "/run/ostree-booted",
+            false,
+        ));
+    }
+    let mut caps: Vec<&str> = sec.capabilities.iter().map(|c| c.as_str()).collect();
+    let mut syscalls: Vec<&str> = sec.system_call_filter.iter().map(|s| s.as_str()).collect();
+    if c.profile == Profile::Kubernetes {
+        caps = vec!["all"];
+        syscalls.splice(0..0, KUBERNETES_SYSCALLS.iter().copied());
+        // kubelet's OOM watcher reads /dev/kmsg, which nspawn hides.
+        a.push("--bind=/dev/kmsg:/dev/kmsg".into());
+    }
+    if c.bind_dev {
+        a.push("--bind=/dev:/dev".into());
+    }
+    if !caps.is_empty() {
+        a.push(opt("capability", caps.join(",")));
+    }
+    if !sec.drop_capabilities.is_empty() {
+        let drop: Vec<&str> = sec.drop_capabilities.iter().map(|c| c.as_str()).collect();
+        a.push(opt("drop-capability", drop.join(",")));
+    }
+    if !syscalls.is_empty() {
+        a.push(opt("system-call-filter", syscalls.join(" ")));
+    }
+    if let Some(l) = &sec.selinux_context {
+        a.push(opt("selinux-context", l.as_str()));
+    }
+    if let Some(l) = &sec.selinux_apifs_context {
+        a.push(opt("selinux-apifs-context", l.as_str()));
+    }
+    for (k, v) in &c.environment {
+        a.push(opt("setenv", format!("{k}={v}")));
+    }
     let net = &c.network;
     match net.mode {
         NetworkMode::Veth => a.push("--network-veth".into()),
@@ -96,14 +190,24 @@ pub fn argv(plan: &Plan<'_>) -> Vec<OsString> {
     }
     for b in &c.bind {
         let flag = if b.read_only { "bind-ro" } else { "bind" };
-        a.push(opt(
-            flag,
-            format!(
-                "{}:{}",
-                bind_path(b.source.as_str()),
-                bind_path(b.target().as_str())
-            ),
-        ));
+        let source = if b.source.in_guest() {
+            format!("+{}", bind_path(b.source.path()))
+        } else {
+            bind_path(b.source.path())
+        };
+        let options = if idmap && !b.source.in_guest() {
+            ":idmap"
+        } else {
+            ""
+        };
+        let target = match plan.deployment_dir {
+            Some(dir) => crate::guest_path::resolve(dir, b.target()),
+            None => b.target().to_owned(),
+        };
+        a.push(OsString::from(format!(
+            "--{flag}={source}:{}{options}",
+            bind_path(&target)
+        )));
     }
     a
 }
@@ -131,6 +235,8 @@ mod tests {
             deployment: Path::new("ostree/deploy/web/deploy/abc.0"),
             var_source: Path::new("/run/ostree-guests/web/var"),
             boot_source: Path::new("/run/ostree-guests/web/boot"),
+            booted_marker: Path::new("/run/ostree-guests/web/ostree-booted"),
+            deployment_dir: None,
             register,
         };
         argv(&plan)

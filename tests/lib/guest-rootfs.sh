@@ -22,7 +22,8 @@ GUEST_ROOTFS_VERSION=ostree-guests-guest-rootfs-1
 : "${GUEST_SUITE:=bookworm}"
 : "${GUEST_VARIANT:=minbase}"
 # util-linux (findmnt, mountpoint), coreutils and findutils are Essential and come with minbase
-: "${GUEST_PACKAGES:=systemd,systemd-sysv,dbus,iproute2}"
+# ostree: the ostree-tools boot test runs `ostree admin status` inside a guest
+: "${GUEST_PACKAGES:=systemd,systemd-sysv,dbus,iproute2,ostree}"
 : "${OSTREE_GUESTS_SCRATCH:=/dev/shm}"
 
 guest_rootfs_key() {

@@ -3,7 +3,7 @@
 
 mod discover;
 mod error;
-mod layer;
+pub(crate) mod layer;
 mod model;
 mod perms;
 mod values;
@@ -15,10 +15,13 @@ use std::path::{Path, PathBuf};
 pub use discover::{BRIDGE_SUFFIX, GuestSources, Source, discover};
 pub use error::ConfigError;
 pub use layer::MAX_FILE_SIZE;
-pub use model::{Bind, GuestConfig, KEYS, Network, NetworkMode, Resources, RestartPolicy};
+pub use model::{
+    Bind, GuestConfig, KEYS, Network, NetworkMode, PrivateUsers, Profile, Resources, RestartPolicy,
+    Security,
+};
 pub use values::{
-    BindPath, CpuQuota, InterfaceName, MemorySize, PinSpec, PortForward, Stateroot, TasksMax,
-    TimeSpan, ZoneName,
+    BindSource, BindTarget, Capability, CpuQuota, InterfaceName, IoWeight, MemorySize, PinSpec,
+    PortForward, SecurityLabel, Stateroot, SyscallToken, TasksMax, TimeSpan, ZoneName,
 };
 
 use crate::name::MachineName;
@@ -158,7 +161,7 @@ fn load_guest(name: &MachineName, sources: &GuestSources) -> Result<Settings, Co
 }
 
 /// The error at the place that set `key`: the last layer that mentions it wins the merge.
-fn locate(layers: &[layer::Layer<'_>], key: &str, message: String) -> ConfigError {
+pub(crate) fn locate(layers: &[layer::Layer<'_>], key: &str, message: String) -> ConfigError {
     for l in layers.iter().rev() {
         if let Some(line) = layer::find_key_line(l, key) {
             return ConfigError {
@@ -191,7 +194,7 @@ const RESERVED_TARGETS: &[&str] = &[
     "/", "/usr", "/etc", "/var", "/boot", "/proc", "/sys", "/dev", "/run", "/sysroot", "/ostree",
 ];
 
-fn check_combinations(
+pub(crate) fn check_combinations(
     c: &GuestConfig,
     err: impl Fn(&str, String) -> ConfigError,
 ) -> Result<(), ConfigError> {
@@ -254,7 +257,12 @@ fn check_combinations(
             ),
         ));
     }
-    for (i, b) in c.bind.iter().enumerate() {
+    for (i, b) in c
+        .bind
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| !b.source.in_guest())
+    {
         let source = b.source.as_str().trim_end_matches('/');
         let source = if source.is_empty() { "/" } else { source };
         if let Some(f) = FORBIDDEN_SOURCES
@@ -268,7 +276,9 @@ fn check_combinations(
                 ),
             ));
         }
-        let target = b.target().as_str();
+    }
+    for (i, b) in c.bind.iter().enumerate() {
+        let target = b.target();
         let trimmed = target.trim_end_matches('/');
         let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
         let covered = RESERVED_TARGETS.iter().find(|r| {
@@ -286,7 +296,75 @@ fn check_combinations(
             ));
         }
     }
+    for (name, value) in &c.environment {
+        let key = format!("environment.{name}");
+        let valid_name = name.len() <= 128
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(err(
+                &key,
+                format!(
+                    "invalid variable name {name:?}: use ASCII letters, digits and '_', not starting with a digit"
+                ),
+            ));
+        }
+        if value.chars().any(|c| c.is_control()) || value.len() > 4096 {
+            return Err(err(
+                &key,
+                "the value must be at most 4096 bytes without control characters".into(),
+            ));
+        }
+    }
+    if c.ostree_tools && c.boot_writable {
+        return Err(err(
+            "ostree-tools",
+            "ostree-tools and boot-writable together would let `ostree admin deploy` in the guest rewrite the host's boot entries; drop one".into(),
+        ));
+    }
+    if c.profile == Profile::Kubernetes && c.security.private_users == PrivateUsers::Idmap {
+        return Err(err(
+            "security.private-users",
+            "the kubernetes profile needs real root in the guest (runc, cgroups, /dev/kmsg); use private-users = \"no\" with it".into(),
+        ));
+    }
     Ok(())
+}
+
+/// Settings that widen what the guest can reach on the host; the generator logs them on every
+/// run, so a weakened guest is never a surprise.
+pub fn isolation_warnings(c: &GuestConfig) -> Vec<String> {
+    let mut w = Vec::new();
+    if c.network.mode == NetworkMode::Host {
+        w.push("network.mode = \"host\": the guest shares the host's network interfaces and can bind its ports".to_owned());
+    }
+    if c.boot_writable {
+        w.push(
+            "boot-writable: the guest can change the host's boot entries and kernels".to_owned(),
+        );
+    }
+    if c.bind_dev {
+        w.push(
+            "bind-dev: the guest sees all host devices and the device cgroup is opened".to_owned(),
+        );
+    }
+    if c.profile == Profile::Kubernetes {
+        w.push("profile = \"kubernetes\": all capabilities, writable /proc/sys, /dev/kmsg and an open device cgroup".to_owned());
+    }
+    if c.ostree_tools {
+        w.push("ostree-tools: the guest can read the host's physical root (all stateroots, the repository)".to_owned());
+    }
+    if c.security
+        .capabilities
+        .iter()
+        .any(|cap| cap.as_str() == "all")
+    {
+        w.push("security.capabilities = [\"all\"]: the guest keeps every capability".to_owned());
+    }
+    w
 }
 
 /// Two guests on one stateroot would share its `/var` and step on each other's state.

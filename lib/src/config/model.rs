@@ -3,10 +3,13 @@
 //! Every table denies unknown keys; keys starting with `x-` are removed before this model sees
 //! them. Values are validated while deserializing, so an error carries the value's position.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use super::values::{
-    BindPath, CpuQuota, MemorySize, PinSpec, PortForward, Stateroot, TasksMax, TimeSpan, ZoneName,
+    BindSource, BindTarget, Capability, CpuQuota, IoWeight, MemorySize, PinSpec, PortForward,
+    SecurityLabel, Stateroot, SyscallToken, TasksMax, TimeSpan, ZoneName,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -24,9 +27,22 @@ pub struct GuestConfig {
     pub restart: RestartPolicy,
     /// The unit's `RestartSec=`.
     pub restart_sec: TimeSpan,
+    /// A bundle of settings for a purpose (`kubernetes`).
+    pub profile: Profile,
+    /// Bind the host's boot directory read-write (the hand-made recipe did, for in-guest
+    /// `ostree admin`); read-only by default.
+    pub boot_writable: bool,
+    /// Bind the host's whole /dev (k3s on btrfs looks up block devices); off by default.
+    pub bind_dev: bool,
+    /// Show the physical sysroot read-only and an own /run/ostree-booted, so `ostree admin
+    /// status` works inside and marks the guest's deployment as booted.
+    pub ostree_tools: bool,
     pub network: Network,
     pub bind: Vec<Bind>,
     pub resources: Resources,
+    /// Environment variables for the guest's init (nspawn `--setenv`).
+    pub environment: BTreeMap<String, String>,
+    pub security: Security,
 }
 
 impl Default for GuestConfig {
@@ -38,9 +54,15 @@ impl Default for GuestConfig {
             description: None,
             restart: RestartPolicy::OnFailure,
             restart_sec: TimeSpan::seconds(3),
+            profile: Profile::Default,
+            boot_writable: false,
+            bind_dev: false,
+            ostree_tools: false,
             network: Network::default(),
             bind: Vec::new(),
             resources: Resources::default(),
+            environment: BTreeMap::new(),
+            security: Security::default(),
         }
     }
 }
@@ -104,20 +126,60 @@ impl NetworkMode {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    #[default]
+    Default,
+    Kubernetes,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Bind {
-    pub source: BindPath,
+    /// A host path, or `+/path` for a path inside the guest's own deployment.
+    pub source: BindSource,
     #[serde(default)]
-    pub target: Option<BindPath>,
+    pub target: Option<BindTarget>,
     #[serde(default)]
     pub read_only: bool,
 }
 
 impl Bind {
-    pub fn target(&self) -> &BindPath {
-        self.target.as_ref().unwrap_or(&self.source)
+    /// Where the bind appears in the guest: the target, or else the source's path.
+    pub fn target(&self) -> &str {
+        match &self.target {
+            Some(t) => t.as_str(),
+            None => self.source.path(),
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrivateUsers {
+    /// Guest root is host root (nspawn without a user namespace is not a security boundary).
+    #[default]
+    No,
+    /// A user namespace with idmapped mounts: separate UIDs without changing any file's owner.
+    Idmap,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Security {
+    pub private_users: PrivateUsers,
+    /// Extra capabilities (`--capability=`), or `["all"]`.
+    pub capabilities: Vec<Capability>,
+    /// Capabilities taken away (`--drop-capability=`).
+    pub drop_capabilities: Vec<Capability>,
+    /// System calls or `@groups` allowed beyond nspawn's list (`--system-call-filter=`);
+    /// a `~` prefix denies instead.
+    pub system_call_filter: Vec<SyscallToken>,
+    /// SELinux label of the guest's processes (`--selinux-context=`).
+    pub selinux_context: Option<SecurityLabel>,
+    /// SELinux label of the guest's API file systems (`--selinux-apifs-context=`).
+    pub selinux_apifs_context: Option<SecurityLabel>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -126,6 +188,7 @@ pub struct Resources {
     pub memory_max: Option<MemorySize>,
     pub cpu_quota: Option<CpuQuota>,
     pub tasks_max: Option<TasksMax>,
+    pub io_weight: Option<IoWeight>,
 }
 
 /// Every key the model accepts, as dotted paths; the man page test compares this list with
@@ -137,6 +200,10 @@ pub const KEYS: &[&str] = &[
     "description",
     "restart",
     "restart-sec",
+    "profile",
+    "boot-writable",
+    "bind-dev",
+    "ostree-tools",
     "network.mode",
     "network.bridge",
     "network.zone",
@@ -147,4 +214,12 @@ pub const KEYS: &[&str] = &[
     "resources.memory-max",
     "resources.cpu-quota",
     "resources.tasks-max",
+    "resources.io-weight",
+    "environment.NAME",
+    "security.private-users",
+    "security.capabilities",
+    "security.drop-capabilities",
+    "security.system-call-filter",
+    "security.selinux-context",
+    "security.selinux-apifs-context",
 ];

@@ -69,7 +69,88 @@ newtype_from_string!(Stateroot, check_stateroot);
 newtype_from_string!(ZoneName, check_zone);
 newtype_from_string!(InterfaceName, check_ifname);
 newtype_from_string!(PortForward, check_port);
-newtype_from_string!(BindPath, check_bind_path);
+newtype_from_string!(BindTarget, check_bind_path);
+newtype_from_string!(BindSource, check_bind_source);
+newtype_from_string!(Capability, check_capability);
+newtype_from_string!(SyscallToken, check_syscall);
+newtype_from_string!(SecurityLabel, check_label);
+newtype_from_int_or_string!(IoWeight, check_io_weight);
+
+impl BindSource {
+    /// True for `+/path`: a path inside the guest's own deployment, not on the host.
+    pub fn in_guest(&self) -> bool {
+        self.0.starts_with('+')
+    }
+
+    /// The path without the `+` marker.
+    pub fn path(&self) -> &str {
+        self.0.strip_prefix('+').unwrap_or(&self.0)
+    }
+}
+
+fn check_bind_source(s: &str) -> Result<(), String> {
+    check_bind_path(s.strip_prefix('+').unwrap_or(s))
+}
+
+/// `CAP_NET_ADMIN`-style names (nspawn also accepts "all"); the kernel's list grows, so the
+/// shape is checked here and nspawn rejects names it does not know.
+fn check_capability(s: &str) -> Result<(), String> {
+    let ok = s == "all"
+        || s.strip_prefix("CAP_").is_some_and(|n| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid capability {s:?}: expected a name like \"CAP_NET_ADMIN\", or \"all\""
+        ))
+    }
+}
+
+/// A system call name or `@group`, optionally with `~` to deny it.
+fn check_syscall(s: &str) -> Result<(), String> {
+    let name = s.strip_prefix('~').unwrap_or(s);
+    let name = name.strip_prefix('@').unwrap_or(name);
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid system call {s:?}: expected a name like \"bpf\" or a group like \"@keyring\", optionally prefixed with ~ to deny it"
+        ))
+    }
+}
+
+/// SELinux contexts are `user:role:type[:level]`; only the shape is checked.
+fn check_label(s: &str) -> Result<(), String> {
+    let ok = s.split(':').count() >= 3
+        && s.len() <= 255
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | ',' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid SELinux context {s:?}: expected user:role:type[:level], e.g. \"system_u:system_r:unconfined_service_t:s0\""
+        ))
+    }
+}
+
+fn check_io_weight(s: &str) -> Result<(), String> {
+    match s.parse::<u32>() {
+        Ok(n) if (1..=10000).contains(&n) && is_count(s) => Ok(()),
+        _ => Err(format!(
+            "invalid io-weight {s:?}: expected a number from 1 to 10000"
+        )),
+    }
+}
 newtype_from_string!(CpuQuota, check_cpu_quota);
 newtype_from_int_or_string!(MemorySize, check_memory);
 newtype_from_int_or_string!(TasksMax, check_tasks);

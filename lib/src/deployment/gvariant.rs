@@ -25,7 +25,7 @@ const MAX_VALUE_LEN: u64 = 4096;
 const VERSION_KEY: &[u8] = b"version\0";
 
 /// Random access to the serialised bytes.
-trait Source {
+pub(crate) trait Source {
     fn size(&self) -> u64;
     /// Fills `buf` from `offset`; `None` if out of bounds or on I/O error.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Option<()>;
@@ -99,7 +99,7 @@ fn align8(x: u64) -> Option<u64> {
     Some(x.checked_add(7)? & !7)
 }
 
-fn version_in_commit<S: Source + ?Sized>(src: &S) -> Option<String> {
+pub(crate) fn version_in_commit<S: Source + ?Sized>(src: &S) -> Option<String> {
     let size = src.size();
     let width = offset_width(size);
     let table_start = size.checked_sub(width.checked_mul(COMMIT_FRAMING_OFFSETS)?)?;

@@ -6,15 +6,15 @@
 //! `<stateroot>/<checksum>.<serial>`. A guest runs the first deployment of its stateroot in that
 //! order (libostree's merge deployment) unless pinned to a commit or version.
 
-mod bls;
+pub(crate) mod bls;
 mod error;
-mod gvariant;
+pub(crate) mod gvariant;
 mod list;
 mod origin;
 mod pin;
 mod read;
 mod resolve;
-mod strverscmp;
+pub(crate) mod strverscmp;
 
 use std::path::PathBuf;
 

@@ -2,6 +2,7 @@
 
 use crate::config::{Guest, Settings};
 use crate::exit;
+use crate::nspawn;
 use crate::paths::{DEFAULT_BOOT, DEFAULT_SYSROOT, HELPER};
 use crate::unit::{self, UnitValueError, UnitWriter};
 
@@ -51,6 +52,14 @@ pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueErr
     };
     let mut w = UnitWriter::new();
     header(&mut w, guest);
+    let warnings = crate::config::isolation_warnings(c);
+    if !warnings.is_empty() {
+        w.comment("");
+        w.comment("This guest's isolation is weakened on purpose:");
+        for warning in &warnings {
+            w.comment(&format!("  {warning}"));
+        }
+    }
     w.section("Unit")
         .set("Description", &description)
         .set("Documentation", DOCS)
@@ -59,11 +68,11 @@ pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueErr
             "RequiresMountsFor",
             &format!("{DEFAULT_SYSROOT} {DEFAULT_BOOT}"),
         );
-    w.section("Service")
-        // Every guest uses the same --directory, and the deployment root is immutable, so
-        // nspawn's exclusive image lock can only get in the way.
-        .set("Environment", "SYSTEMD_NSPAWN_LOCK=0")
-        .set("ExecStart", "")
+    w.section("Service");
+    for (k, v) in nspawn::nspawn_environment(c) {
+        w.set("Environment", &format!("{k}={v}"));
+    }
+    w.set("ExecStart", "")
         .set("ExecStart", &unit::exec_line([HELPER, name])?)
         .set("Restart", c.restart.as_unit_value())
         .set("RestartSec", c.restart_sec.as_str())
@@ -77,6 +86,15 @@ pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueErr
     }
     if let Some(t) = &r.tasks_max {
         w.set("TasksMax", t.as_str());
+    }
+    if let Some(io) = &r.io_weight {
+        w.set("IOWeight", io.as_str());
+    }
+    if nspawn::opens_devices(c) {
+        // Host devices are bound in; the template's DevicePolicy=closed would make them
+        // unusable. An empty DeviceAllow= drops the template's list, and "auto" with no list
+        // allows every device.
+        w.set("DevicePolicy", "auto").set("DeviceAllow", "");
     }
     Ok(w.finish())
 }
