@@ -15,7 +15,7 @@ CARGO ?= cargo
 CARGOFLAGS ?= --locked
 TARGETDIR ?= target/release
 
-BINS = $(TARGETDIR)/ostree-guests-generator $(TARGETDIR)/ostree-guest-start
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 
 all: build
 
@@ -23,9 +23,11 @@ build:
 	$(CARGO) build --release $(CARGOFLAGS) -p ostree-guests-generator -p ostree-guests-helpers
 
 install:
-	test -x $(TARGETDIR)/ostree-guests-generator -a -x $(TARGETDIR)/ostree-guest-start || $(MAKE) build
+	test -x $(TARGETDIR)/ostree-guests-generator -a -x $(TARGETDIR)/ostree-guest-start -a -x $(TARGETDIR)/ostree-guests-network || $(MAKE) build
 	install -D -m 0755 $(TARGETDIR)/ostree-guests-generator $(DESTDIR)$(GENERATORDIR)/ostree-guests-generator
 	install -D -m 0755 $(TARGETDIR)/ostree-guest-start $(DESTDIR)$(LIBEXECDIR)/ostree-guests/ostree-guest-start
+	install -D -m 0755 $(TARGETDIR)/ostree-guests-network $(DESTDIR)$(LIBEXECDIR)/ostree-guests/ostree-guests-network
+	install -D -m 0644 units/ostree-guests-network.service $(DESTDIR)$(UNITDIR)/ostree-guests-network.service
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ostree-guests.d $(DESTDIR)$(VENDORCONFDIR)
 	install -d -m 0755 $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 conf.d/*.toml $(DESTDIR)$(DOCDIR)/examples/

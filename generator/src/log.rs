@@ -13,8 +13,13 @@ const IDENT: &str = "ostree-guests-generator";
 #[derive(Debug)]
 pub enum Sink {
     Kmsg(std::fs::File),
+    /// Containers have no /dev/kmsg; on a daemon-reload there, journald's socket is the only
+    /// sink left (at boot it does not exist yet, and nothing is lost that kmsg would keep).
+    Journal(std::os::unix::net::UnixDatagram),
     Stderr,
 }
+
+const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 impl Sink {
     /// systemd (≥ 248) sets SYSTEMD_EXEC_PID to the generator's own PID.
@@ -23,10 +28,16 @@ impl Sink {
             .ok()
             .and_then(|p| p.parse::<u32>().ok())
             .is_some_and(|p| p == std::process::id());
-        if ours && let Ok(f) = OpenOptions::new().write(true).open("/dev/kmsg") {
+        if !ours {
+            return Self::Stderr;
+        }
+        if let Ok(f) = OpenOptions::new().write(true).open("/dev/kmsg") {
             return Self::Kmsg(f);
         }
-        Self::Stderr
+        match std::os::unix::net::UnixDatagram::unbound() {
+            Ok(s) if s.connect(JOURNAL_SOCKET).is_ok() => Self::Journal(s),
+            _ => Self::Stderr,
+        }
     }
 
     pub fn log(&mut self, priority: u8, message: &str) {
@@ -35,6 +46,13 @@ impl Sink {
             match self {
                 Self::Kmsg(f) => {
                     let _ = writeln!(f, "<{priority}>{IDENT}[{}]: {line}", std::process::id());
+                }
+                // journald's native protocol: one KEY=value per line; a line of ours never
+                // contains a newline, which would need the binary form.
+                Self::Journal(s) => {
+                    let entry =
+                        format!("PRIORITY={priority}\nSYSLOG_IDENTIFIER={IDENT}\nMESSAGE={line}\n");
+                    let _ = s.send(entry.as_bytes());
                 }
                 Self::Stderr => eprintln!("{IDENT}: {line}"),
             }

@@ -86,6 +86,14 @@ fn main() -> ExitCode {
     for e in &loaded.unnamed {
         sink.log(log::ERR, &e.to_string());
     }
+    for b in &loaded.bridges {
+        if let Err(e) = &b.settings {
+            sink.log(
+                log::ERR,
+                &format!("{e}\nbridge {}: not configured until this is fixed", b.name),
+            );
+        }
+    }
     for g in &loaded.guests {
         match &g.settings {
             Err(e) => sink.log(

@@ -2,4 +2,5 @@
 
 pub mod machined;
 pub mod mounts;
+pub mod network;
 pub mod start;

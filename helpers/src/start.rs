@@ -216,6 +216,27 @@ fn clear_registration(name: &str, unit: &str) -> Result<(), Failure> {
     }
 }
 
+/// nspawn fails at once when the bridge is missing, and at boot the network stack may still be
+/// creating it; device units would need udev, which container hosts lack, so poll.
+fn wait_for_bridge(name: &str, bridge: &str) -> Result<(), Failure> {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+    let dev = Path::new("/sys/class/net").join(bridge);
+    let start = std::time::Instant::now();
+    while !dev.exists() {
+        if start.elapsed() > WAIT {
+            return Err(Failure::new(
+                exit::BRIDGE_MISSING,
+                format!(
+                    "{name}: bridge {bridge} does not exist after {} s: check ostree-guests-network.service and the network stack (networkctl / nmcli device)",
+                    WAIT.as_secs()
+                ),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    Ok(())
+}
+
 fn prepare(layout: &Layout, name: &str, stateroot: &str) -> Result<mounts::Staged> {
     mounts::enter_private_namespace()?;
     mounts::prepare_sysroot(&layout.sysroot)?;
@@ -273,6 +294,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         resolved.deployment.label(),
         resolved.deployment.index
     );
+    if let Some(bridge) = &settings.config.network.bridge {
+        wait_for_bridge(guest.name.as_str(), bridge)?;
+    }
     if register {
         clear_registration(guest.name.as_str(), &guest.name.unit())?;
     }

@@ -28,6 +28,9 @@ pub const EXEC_FAILED: i32 = 85;
 pub const BOOT_ENTRIES_MALFORMED: i32 = 86;
 /// systemd-machined already has a machine of this name that is not this guest's unit.
 pub const MACHINE_NAME_TAKEN: i32 = 87;
+/// The guest's bridge did not appear in time (the network stack may still be bringing it up):
+/// retryable.
+pub const BRIDGE_MISSING: i32 = 88;
 
 /// Codes after which restarting the unit cannot help; they go into `RestartPreventExitStatus=`.
 pub const NOT_RETRYABLE: &[i32] = &[

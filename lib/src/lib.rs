@@ -8,6 +8,7 @@ pub mod deployment;
 pub mod exit;
 pub mod guest_path;
 pub mod name;
+pub mod network;
 pub mod nspawn;
 pub mod paths;
 pub mod render;
@@ -86,9 +87,11 @@ pub mod fuzzing {
             key,
             message: e.message().to_owned(),
         })?;
-        crate::config::check_combinations(&config, |key: &str, message: String| {
-            crate::config::locate(&layers, key, message)
-        })?;
+        crate::config::check_combinations(
+            &config,
+            &Default::default(),
+            |key: &str, message: String| crate::config::locate(&layers, key, message),
+        )?;
         let stateroot = match &config.stateroot {
             Some(s) => s.clone(),
             None => Stateroot::try_from(name.as_str().to_owned())

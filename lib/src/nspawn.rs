@@ -94,6 +94,10 @@ pub fn argv(plan: &Plan<'_>) -> Vec<OsString> {
         "--quiet".into(),
         "--keep-unit".into(),
         "--boot".into(),
+        // The unit becomes active only when the guest's systemd says it is up: otherwise a stop
+        // right after a start reaches the guest before it handles the halt signal, and hangs
+        // until systemd kills it.
+        "--notify-ready=yes".into(),
         opt("machine", plan.machine.as_str()),
         opt("directory", plan.sysroot.display().to_string()),
         opt("pivot-root", pivot),
@@ -250,7 +254,7 @@ mod tests {
     fn default_guest() {
         similar_asserts::assert_eq!(
             render("", true),
-            "systemd-nspawn\n--quiet\n--keep-unit\n--boot\n--machine=web\n--directory=/sysroot\n\
+            "systemd-nspawn\n--quiet\n--keep-unit\n--boot\n--notify-ready=yes\n--machine=web\n--directory=/sysroot\n\
              --pivot-root=/ostree/deploy/web/deploy/abc.0\n--settings=yes\n--private-users=no\n\
              --link-journal=no\n\
              --bind=/run/ostree-guests/web/var:/var\n--bind-ro=/run/ostree-guests/web/boot:/boot\n\

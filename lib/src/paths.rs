@@ -24,6 +24,8 @@ pub const CONFIG_DIRS: &[&str] = &[
 pub const HELPER: &str = "/usr/libexec/ostree-guests/ostree-guest-start";
 pub const NSPAWN_TEMPLATE: &str = "/usr/lib/systemd/system/systemd-nspawn@.service";
 pub const MACHINES_TARGET: &str = "/usr/lib/systemd/system/machines.target";
+pub const NETWORK_UNIT: &str = "ostree-guests-network.service";
+pub const NETWORK_UNIT_PATH: &str = "/usr/lib/systemd/system/ostree-guests-network.service";
 pub const DROPIN_NAME: &str = "50-ostree-guests.conf";
 
 /// Where a path of the booted system lives on disk, given the `OSTREE_GUESTS_ROOT` prefix.

@@ -9,8 +9,8 @@
 //!   missing final newline, a byte-order mark;
 //! * any line, comments included, ending in an odd run of backslashes: a continuation line
 //!   (systemd before v240 also continued comments);
-//! * leading or trailing blanks, on any line or around a value (systemd strips them, so the value
-//!   would not be what was written), a directive outside a section, a key that is not
+//! * leading or trailing blanks on a section or directive line, or after `=` (systemd strips
+//!   them, so the value would not be what was written), a directive outside a section, a key that is not
 //!   alphanumeric, anything that is neither comment, section header nor `Key=value`.
 //!
 //! Values are returned raw; [`specifiers`], [`words`] and [`exec`] decode them the way the
@@ -154,16 +154,17 @@ pub fn read(text: &str) -> Result<UnitFile, ReadError> {
             items.push(Item::Blank);
             continue;
         }
-        if line.starts_with(is_blank) || line.ends_with(is_blank) {
-            return fail(n, "leading or trailing blanks");
-        }
         if continues(line) {
             return fail(n, "ends with a backslash: a continuation line");
         }
+        // Trailing blanks in a comment change nothing; anywhere else systemd strips them.
         if let Some(rest) = line.strip_prefix(['#', ';']) {
             let rest = rest.strip_prefix(' ').unwrap_or(rest);
             items.push(Item::Comment(rest.to_owned()));
             continue;
+        }
+        if line.starts_with(is_blank) || line.ends_with(is_blank) {
+            return fail(n, "leading or trailing blanks");
         }
         if let Some(rest) = line.strip_prefix('[') {
             let Some(name) = rest.strip_suffix(']') else {

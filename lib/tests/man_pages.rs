@@ -234,3 +234,23 @@ fn pages_render_without_warnings() {
         problems.join("\n")
     );
 }
+
+#[test]
+fn every_bridge_key_is_documented_and_every_documented_bridge_key_exists() {
+    let text = page("ostree-guests.d.5");
+    let tags = tp_tags(&section(&text, "BRIDGES"));
+    let documented: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
+    assert_eq!(
+        documented.len(),
+        tags.len(),
+        "a bridge key has two .TP entries: {tags:?}"
+    );
+    let code: BTreeSet<&str> = ostree_guests::network::BRIDGE_KEYS
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(
+        code, documented,
+        "docs/man/ostree-guests.d.5 section BRIDGES and ostree_guests::network::BRIDGE_KEYS disagree"
+    );
+}

@@ -32,6 +32,8 @@ pub struct GuestSources {
 #[derive(Debug, Default)]
 pub struct Discovered {
     pub guests: Vec<GuestSources>,
+    /// Bridge declarations: (bridge name, its file), same precedence and masking as guests.
+    pub bridges: Vec<(String, Source)>,
     /// Unreadable directories and similar; reported, never fatal.
     pub problems: Vec<(PathBuf, String)>,
 }
@@ -93,6 +95,7 @@ pub fn discover(root: &Path) -> Discovered {
     let mut mains: BTreeMap<String, Entry> = BTreeMap::new();
     // stem -> drop-in file name -> winning entry
     let mut dropins: BTreeMap<String, BTreeMap<String, Entry>> = BTreeMap::new();
+    let mut bridges: BTreeMap<String, Entry> = BTreeMap::new();
 
     for dir in CONFIG_DIRS {
         let disk_dir = under_root(root, dir);
@@ -122,7 +125,21 @@ pub fn discover(root: &Path) -> Discovered {
             let Some(stem) = name.strip_suffix(".toml") else {
                 continue;
             };
-            if name.ends_with(BRIDGE_SUFFIX) || mains.contains_key(stem) {
+            if let Some(bridge) = name.strip_suffix(BRIDGE_SUFFIX) {
+                if !bridges.contains_key(bridge) {
+                    match classify(logical.clone(), disk, &dir_problem) {
+                        Ok(Some(entry)) => {
+                            bridges.insert(bridge.to_owned(), entry);
+                        }
+                        Ok(None) => out
+                            .problems
+                            .push((logical, "not a regular file; ignored".to_owned())),
+                        Err(e) => out.problems.push((logical, e.to_string())),
+                    }
+                }
+                continue;
+            }
+            if mains.contains_key(stem) {
                 continue;
             }
             match classify(logical.clone(), disk, &dir_problem) {
@@ -137,6 +154,13 @@ pub fn discover(root: &Path) -> Discovered {
         }
     }
 
+    out.bridges = bridges
+        .into_iter()
+        .filter_map(|(name, e)| match e {
+            Entry::File(s) => Some((name, s)),
+            Entry::Masked => None,
+        })
+        .collect();
     for (stem, entry) in mains {
         let Entry::File(main) = entry else { continue };
         let dropins = dropins

@@ -33,7 +33,16 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// Parses and validates one guest file.
 pub fn parse<'t>(file: &'t Path, text: &'t str) -> Result<Layer<'t>, ConfigError> {
+    parse_as::<GuestConfig>(file, text)
+}
+
+/// Parses one file and validates it on its own as a `T` (a guest or a bridge declaration).
+pub fn parse_as<'t, T: serde::de::DeserializeOwned>(
+    file: &'t Path,
+    text: &'t str,
+) -> Result<Layer<'t>, ConfigError> {
     let mut table = DeTable::parse(text).map_err(|e| ConfigError {
         file: file.to_owned(),
         line: e.span().map(|s| line_of(text, s.start)),
@@ -51,7 +60,7 @@ pub fn parse<'t>(file: &'t Path, text: &'t str) -> Result<Layer<'t>, ConfigError
         });
     }
     let layer = Layer { file, text, table };
-    validate(&layer)?;
+    validate::<T>(&layer)?;
     Ok(layer)
 }
 
@@ -97,10 +106,17 @@ fn strip_value(
     }
 }
 
-/// Deserializes a (possibly merged) table into the model.
+/// Deserializes a (possibly merged) table into the guest model.
 pub fn deserialize(
     table: Spanned<DeTable<'_>>,
 ) -> Result<GuestConfig, (Option<String>, toml::de::Error)> {
+    deserialize_as(table)
+}
+
+/// Deserializes a table into `T`, with the dotted path of a failing key.
+pub fn deserialize_as<T: serde::de::DeserializeOwned>(
+    table: Spanned<DeTable<'_>>,
+) -> Result<T, (Option<String>, toml::de::Error)> {
     let de = toml::de::Deserializer::from(table);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -109,9 +125,9 @@ pub fn deserialize(
     })
 }
 
-fn validate(layer: &Layer<'_>) -> Result<(), ConfigError> {
-    deserialize(layer.table.clone())
-        .map(|_| ())
+fn validate<T: serde::de::DeserializeOwned>(layer: &Layer<'_>) -> Result<(), ConfigError> {
+    deserialize_as::<T>(layer.table.clone())
+        .map(|_: T| ())
         .map_err(|(path, err)| {
             let message = err.message().trim().to_owned();
             let key = path;

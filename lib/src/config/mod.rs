@@ -25,6 +25,12 @@ pub use values::{
 };
 
 use crate::name::MachineName;
+use crate::network::{self, Bridge};
+
+pub(crate) use layer::{
+    deserialize_as as layer_deserialize_as, find_key_line as layer_find_key_line,
+    parse_as as layer_parse_as,
+};
 
 /// A guest whose files were found, with either its valid settings or the first problem.
 #[derive(Debug, Clone)]
@@ -45,6 +51,8 @@ pub struct Settings {
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub guests: Vec<Guest>,
+    /// Declared host bridges (`NAME.bridge.toml`).
+    pub bridges: Vec<Bridge>,
     /// Files that cannot become a guest at all (invalid machine name): message only.
     pub unnamed: Vec<ConfigError>,
     /// Non-fatal findings (unreadable directory, a directory named like a config file).
@@ -57,7 +65,18 @@ impl Loaded {
     }
 
     pub fn has_errors(&self) -> bool {
-        !self.unnamed.is_empty() || self.guests.iter().any(|g| g.settings.is_err())
+        !self.unnamed.is_empty()
+            || self.guests.iter().any(|g| g.settings.is_err())
+            || self.bridges.iter().any(|b| b.settings.is_err())
+    }
+
+    /// True when a valid guest is on a bridge: only then is the network unit pulled in.
+    pub fn uses_bridges(&self) -> bool {
+        self.guests.iter().any(|g| {
+            g.settings
+                .as_ref()
+                .is_ok_and(|s| s.config.network.mode == NetworkMode::Bridge)
+        })
     }
 }
 
@@ -72,6 +91,22 @@ pub fn load(root: &Path) -> Loaded {
             .collect(),
         ..Loaded::default()
     };
+    for (name, source) in &found.bridges {
+        loaded
+            .bridges
+            .push(network::load_bridge(name, source, read_bounded(source)));
+    }
+    network::refuse_shared_uplinks(&mut loaded.bridges);
+    let known_bridges: BTreeMap<String, Option<PathBuf>> = loaded
+        .bridges
+        .iter()
+        .map(|b| {
+            (
+                b.name.clone(),
+                b.settings.is_err().then(|| b.source.clone()),
+            )
+        })
+        .collect();
     for sources in found.guests {
         let name = match MachineName::parse(&sources.stem) {
             Ok(n) => n,
@@ -85,7 +120,7 @@ pub fn load(root: &Path) -> Loaded {
                 continue;
             }
         };
-        let settings = load_guest(&name, &sources);
+        let settings = load_guest(&name, &sources, &known_bridges);
         let mut paths = vec![sources.main.logical.clone()];
         paths.extend(sources.dropins.iter().map(|s| s.logical.clone()));
         loaded.guests.push(Guest {
@@ -119,7 +154,14 @@ fn read_bounded(source: &Source) -> Result<String, ConfigError> {
     })
 }
 
-fn load_guest(name: &MachineName, sources: &GuestSources) -> Result<Settings, ConfigError> {
+/// Declared bridges by name; `Some(file)` marks a declaration that is itself invalid.
+type KnownBridges = BTreeMap<String, Option<PathBuf>>;
+
+fn load_guest(
+    name: &MachineName,
+    sources: &GuestSources,
+    bridges: &KnownBridges,
+) -> Result<Settings, ConfigError> {
     let all: Vec<&Source> = std::iter::once(&sources.main)
         .chain(sources.dropins.iter())
         .collect();
@@ -150,7 +192,7 @@ fn load_guest(name: &MachineName, sources: &GuestSources) -> Result<Settings, Co
         message: e.message().to_owned(),
     })?;
     let located = |key: &str, message: String| locate(&layers, key, message);
-    check_combinations(&config, located)?;
+    check_combinations(&config, bridges, located)?;
     let stateroot = match &config.stateroot {
         Some(s) => s.clone(),
         // Every valid machine name is also a valid stateroot name.
@@ -196,6 +238,7 @@ const RESERVED_TARGETS: &[&str] = &[
 
 pub(crate) fn check_combinations(
     c: &GuestConfig,
+    bridges: &KnownBridges,
     err: impl Fn(&str, String) -> ConfigError,
 ) -> Result<(), ConfigError> {
     if let Some(d) = &c.description {
@@ -247,6 +290,30 @@ pub(crate) fn check_combinations(
     }
     if let Some(b) = &net.bridge {
         InterfaceName::try_from(b.clone()).map_err(|m| err("network.bridge", m))?;
+        match bridges.get(b) {
+            None => {
+                return Err(err(
+                    "network.bridge",
+                    format!(
+                        "bridge \"{b}\" is not declared: create {b}{BRIDGE_SUFFIX} in {} (managed = false if your own network configuration creates it)",
+                        crate::paths::CONFIG_DIRS
+                            .first()
+                            .copied()
+                            .unwrap_or_default()
+                    ),
+                ));
+            }
+            Some(Some(file)) => {
+                return Err(err(
+                    "network.bridge",
+                    format!(
+                        "bridge \"{b}\" is declared in {} but that declaration is invalid",
+                        file.display()
+                    ),
+                ));
+            }
+            Some(None) => {}
+        }
     }
     if !net.ports.is_empty() && !net.mode.supports_ports() {
         return Err(err(

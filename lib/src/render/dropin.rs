@@ -3,7 +3,7 @@
 use crate::config::{Guest, Settings};
 use crate::exit;
 use crate::nspawn;
-use crate::paths::{DEFAULT_BOOT, DEFAULT_SYSROOT, HELPER};
+use crate::paths::{DEFAULT_BOOT, DEFAULT_SYSROOT, HELPER, NETWORK_UNIT};
 use crate::unit::{self, UnitValueError, UnitWriter};
 
 const DOCS: &str =
@@ -68,6 +68,11 @@ pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueErr
             "RequiresMountsFor",
             &format!("{DEFAULT_SYSROOT} {DEFAULT_BOOT}"),
         );
+    if c.network.mode == crate::config::NetworkMode::Bridge {
+        // The bridge's configuration comes from ostree-guests-network.service; the helper then
+        // waits for the device itself (device units need udev, which container hosts lack).
+        w.set("Wants", NETWORK_UNIT).set("After", NETWORK_UNIT);
+    }
     w.section("Service");
     for (k, v) in nspawn::nspawn_environment(c) {
         w.set("Environment", &format!("{k}={v}"));
@@ -76,6 +81,9 @@ pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueErr
         .set("ExecStart", &unit::exec_line([HELPER, name])?)
         .set("Restart", c.restart.as_unit_value())
         .set("RestartSec", c.restart_sec.as_str())
+        // With --notify-ready the start lasts until the guest is up; slow guests (k3s, a VM
+        // without KVM) need longer than the default 90 s.
+        .set("TimeoutStartSec", "5min")
         .set("RestartPreventExitStatus", &prevent_restart());
     let r = &c.resources;
     if let Some(m) = &r.memory_max {

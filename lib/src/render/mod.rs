@@ -8,7 +8,9 @@ use std::path::PathBuf;
 pub use dropin::{dropin, fail_closed_dropin};
 
 use crate::config::Loaded;
-use crate::paths::{DROPIN_NAME, MACHINES_TARGET, NSPAWN_TEMPLATE};
+use crate::paths::{
+    DROPIN_NAME, MACHINES_TARGET, NETWORK_UNIT, NETWORK_UNIT_PATH, NSPAWN_TEMPLATE,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
@@ -47,6 +49,14 @@ pub fn generate(loaded: &Loaded) -> Output {
             Err(e) => fail_closed_dropin(guest, &e.to_string()),
         };
         out.nodes.insert(path, Node::File(text));
+    }
+    // The bridge configuration is written by a service, early (like systemd-network-generator):
+    // pulled in only when some guest is on a bridge.
+    if loaded.uses_bridges() {
+        out.nodes.insert(
+            PathBuf::from("sysinit.target.wants").join(NETWORK_UNIT),
+            Node::Symlink(PathBuf::from(NETWORK_UNIT_PATH)),
+        );
     }
     // Not every host enables machines.target (presets may not have been applied).
     if any_autostart {

@@ -1,0 +1,186 @@
+//! Golden tests of the bridge configuration: the real `ostree-guests-network --dry-run` on each
+//! declaration tree under tests/network/CASE/root, for both backends, compared with
+//! tests/network/CASE/expected.{networkd,networkmanager}. UPDATE_GOLDEN=1 rewrites them.
+//!
+//! Every NetworkManager keyfile is also read back by NetworkManager's own parser
+//! (`nmcli --offline connection modify`, which prints the normalized keyfile): each of our
+//! key=value lines must survive it unchanged, so a value NetworkManager would drop or rewrite
+//! fails the test. NMCLI names the nmcli to use (tests/run provides one unpacked from Debian's
+//! package, so nothing is installed on the machine); without it that part says SKIP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn cases() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/network");
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The case's root with modes the loader accepts, whatever the checkout's umask.
+fn staged_root(case: &Path, into: &Path) -> PathBuf {
+    let root = into.join("root");
+    let _ = fs::remove_dir_all(&root);
+    let out = Command::new("cp")
+        .args(["-a", "--no-preserve=ownership"])
+        .arg(case.join("root"))
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let walk = Command::new("find").arg(&root).output().unwrap();
+    for p in String::from_utf8_lossy(&walk.stdout).lines() {
+        let p = Path::new(p);
+        let mode = if p.is_dir() { 0o755 } else { 0o644 };
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    root
+}
+
+fn run_dry(root: &Path, backend: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ostree-guests-network"))
+        .args(["--dry-run", "--backend", backend])
+        .env("OSTREE_GUESTS_ROOT", root)
+        .env_remove("OSTREE_GUESTS_RUN")
+        .output()
+        .unwrap()
+}
+
+fn dry_run(root: &Path, backend: &str) -> String {
+    let out = run_dry(root, backend);
+    format!(
+        "{}{}exit status: {}\n",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status.code().map_or("signal".into(), |c| c.to_string())
+    )
+}
+
+#[test]
+fn rendered_bridge_files_match_golden_files() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let tmp = tempfile::tempdir().unwrap();
+    let all = cases();
+    assert!(all.len() >= 4, "cases under tests/network: {}", all.len());
+    for case in &all {
+        let root = staged_root(case, tmp.path());
+        for backend in ["networkd", "networkmanager"] {
+            let text = dry_run(&root, backend);
+            let expected = case.join(format!("expected.{backend}"));
+            if update {
+                fs::write(&expected, &text).unwrap();
+            } else {
+                let name = format!(
+                    "{} ({backend})",
+                    case.file_name().unwrap().to_string_lossy()
+                );
+                similar_asserts::assert_eq!(
+                    fs::read_to_string(&expected).unwrap_or_default(),
+                    text,
+                    "{name}"
+                );
+            }
+        }
+    }
+}
+
+/// Splits `--dry-run` output into (path, text) blocks.
+fn blocks(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if let Some(path) = line.strip_prefix("---").and_then(|l| l.strip_suffix("---")) {
+            out.push((path.to_owned(), String::new()));
+        } else if let Some((_, body)) = out.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn networkmanager_reads_our_keyfiles_back_unchanged() {
+    let Some(nmcli) = std::env::var_os("NMCLI") else {
+        eprintln!(
+            "SKIP networkmanager_reads_our_keyfiles_back_unchanged: NMCLI is not set (tests/run sets it)"
+        );
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for case in cases() {
+        let root = staged_root(&case, tmp.path());
+        let stdout = run_dry(&root, "networkmanager").stdout;
+        for (path, keyfile) in blocks(&String::from_utf8_lossy(&stdout)) {
+            if !path.ends_with(".nmconnection") {
+                continue;
+            }
+            let mut child = Command::new(&nmcli)
+                .args([
+                    "--offline",
+                    "connection",
+                    "modify",
+                    "connection.autoconnect",
+                    "yes",
+                ])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(keyfile.as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            let normalized = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{path}: nmcli failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let mut section = String::new();
+            let parsed: Vec<String> = normalized
+                .lines()
+                .filter_map(|l| {
+                    if l.starts_with('[') {
+                        section = l.to_owned();
+                        None
+                    } else {
+                        Some(format!("{section}{l}"))
+                    }
+                })
+                .collect();
+            let mut section = String::new();
+            for line in keyfile.lines() {
+                if line.starts_with('#') || line.is_empty() {
+                    continue;
+                }
+                if line.starts_with('[') {
+                    section = line.to_owned();
+                    continue;
+                }
+                let want = format!("{section}{line}");
+                assert!(
+                    parsed.contains(&want),
+                    "{path}: NetworkManager did not keep {want:?}; it read:\n{normalized}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} keyfiles checked");
+    eprintln!("NetworkManager kept every setting of {checked} keyfiles");
+}

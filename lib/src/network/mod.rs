@@ -1,0 +1,132 @@
+//! Host bridges for guests with `network.mode = "bridge"`: declarations, validation and the
+//! runtime files the `ostree-guests-network` helper writes for systemd-networkd or
+//! NetworkManager. The generator never writes these (generators may only write units).
+
+mod model;
+mod render;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use model::{
+    BRIDGE_KEYS, Backend, BridgeConfig, IpAddress, IpPrefix, MacAddress, Uplink, derived_mac,
+    stable_uuid,
+};
+pub use render::{BridgeSpec, NETWORKD_PREFIX, NM_PREFIX, networkd, networkmanager};
+
+use crate::config::{ConfigError, InterfaceName, Source};
+
+/// A declared bridge with its settings or the first problem.
+#[derive(Debug, Clone)]
+pub struct Bridge {
+    pub name: String,
+    pub source: PathBuf,
+    pub settings: Result<BridgeConfig, ConfigError>,
+}
+
+pub(crate) fn load_bridge(
+    name: &str,
+    source: &Source,
+    text: Result<String, ConfigError>,
+) -> Bridge {
+    let settings = text.and_then(|text| {
+        if let Some(why) = &source.insecure {
+            return Err(ConfigError::file(&source.logical, why.clone()));
+        }
+        InterfaceName::try_from(name.to_owned()).map_err(|m| {
+            ConfigError::file(&source.logical, format!("{m}; the file name (without .bridge.toml) is the bridge's interface name"))
+        })?;
+        let layer = crate::config::layer_parse_as::<BridgeConfig>(&source.logical, &text)?;
+        let config: BridgeConfig = crate::config::layer_deserialize_as(layer.table.clone()).map_err(|(key, e)| ConfigError {
+            file: source.logical.clone(),
+            line: None,
+            key,
+            message: e.message().to_owned(),
+        })?;
+        let located = |key: &str, message: String| ConfigError {
+            file: source.logical.clone(),
+            line: crate::config::layer_find_key_line(&layer, key),
+            key: Some(key.to_owned()),
+            message,
+        };
+        if !config.managed && (!config.uplinks.is_empty() || !config.addresses.is_empty() || config.mac.is_some() || config.dhcp.is_some()) {
+            return Err(located("managed", "managed = false means the bridge is configured elsewhere: remove uplinks, addresses, mac and dhcp, or set managed = true".into()));
+        }
+        if let Some(g) = &config.gateway {
+            let v6 = g.as_str().contains(':');
+            if !config.addresses.iter().any(|a| a.as_str().contains(':') == v6) {
+                return Err(located("gateway", format!("gateway {g} needs a static address of the same IP family in addresses")));
+            }
+        }
+        Ok(config)
+    });
+    Bridge {
+        name: name.to_owned(),
+        source: source.logical.clone(),
+        settings,
+    }
+}
+
+/// An uplink can be a port of one bridge only; both declarations are refused.
+pub(crate) fn refuse_shared_uplinks(bridges: &mut [Bridge]) {
+    let mut owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, b) in bridges.iter().enumerate() {
+        if let Ok(c) = &b.settings {
+            for u in &c.uplinks {
+                owners.entry(u.to_string()).or_default().push(i);
+            }
+        }
+    }
+    for (uplink, idx) in owners.into_iter().filter(|(_, v)| v.len() > 1) {
+        let names: Vec<String> = idx
+            .iter()
+            .filter_map(|i| bridges.get(*i))
+            .map(|b| b.name.clone())
+            .collect();
+        for i in idx {
+            if let Some(b) = bridges.get_mut(i) {
+                b.settings = Err(ConfigError {
+                    file: b.source.clone(),
+                    line: None,
+                    key: Some("uplinks".into()),
+                    message: format!(
+                        "uplink {uplink} is claimed by the bridges {}; an interface can be the port of one bridge only",
+                        names.join(" and ")
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// The files for every valid, managed bridge, for one backend. `machine_id` feeds the derived
+/// MAC of bridges that do not pin one.
+pub fn render_all(
+    bridges: &[Bridge],
+    backend: Backend,
+    machine_id: &str,
+) -> BTreeMap<String, String> {
+    let mut files = BTreeMap::new();
+    for b in bridges {
+        let Ok(config) = &b.settings else { continue };
+        if !config.managed {
+            continue;
+        }
+        let mac = config
+            .mac
+            .clone()
+            .unwrap_or_else(|| derived_mac(machine_id, &b.name));
+        let source = b.source.display().to_string();
+        let spec = BridgeSpec {
+            name: &b.name,
+            source: &source,
+            config,
+            mac: &mac,
+        };
+        files.extend(match backend {
+            Backend::Networkmanager => networkmanager(&spec),
+            Backend::Networkd | Backend::Auto => networkd(&spec),
+        });
+    }
+    files
+}

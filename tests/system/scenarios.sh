@@ -1,0 +1,270 @@
+#!/bin/bash
+# T3a in-host scenarios: run INSIDE the OSTree-booted test host by t3a-scenarios.service (the
+# script is read from the share, /var/mnt/share). Prints PASS:/FAIL:/TIMING: lines and a final
+# "N passed, N failed"; exits 0 only when everything passed.
+#
+# Guest stateroots in the sysroot (tests/system/build-host.sh): auto1 (autostart, veth), off1
+# (autostart = false), upg, gone (configs in the image), fresh and pinned (configs written here).
+# shellcheck disable=SC2016,SC2012
+set -uo pipefail
+export LC_ALL=C SYSTEMD_PAGER='' SYSTEMD_COLORS=0
+START=/usr/libexec/ostree-guests/ostree-guest-start
+CONF=/etc/ostree-guests.d
+T0=$EPOCHREALTIME
+N_PASS=0 N_FAIL=0
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+secs_since() { local us=$(($(now_us) - ${1/./})); printf '%d.%d' $((us / 1000000)) $(((us % 1000000) / 100000)); }
+info() { printf '[%6ss] %s\n' "$(secs_since "$T0")" "$*"; }
+oneline() { tr '\n' ' ' | sed 's/  */ /g; s/ *$//' | cut -c1-400; }
+pass() { N_PASS=$((N_PASS + 1)); printf 'PASS: %s (%s)\n' "$1" "${2:-}"; }
+fail() { N_FAIL=$((N_FAIL + 1)); printf 'FAIL: %s (%s)\n' "$1" "${2:-}"; }
+# verdict WHAT SAW CMD...: PASS when CMD succeeds
+verdict() { local what=$1 saw=$2; shift 2; if "$@"; then pass "$what" "$saw"; else fail "$what" "$saw"; fi; }
+# wait_for SECONDS CMD...: poll CMD every 0.2 s
+wait_for() {
+	local end=$(($(now_us) + $1 * 1000000))
+	shift
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$(now_us)" -ge "$end" ] && return 1
+		sleep 0.2
+	done
+}
+unit() { printf 'systemd-nspawn@%s.service' "$1"; }
+prop() { systemctl show -p "$2" --value "$(unit "$1")"; }
+is_active() { [ "$(systemctl is-active "$(unit "$1")")" = active ]; }
+registered() { machinectl list --no-legend 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }
+not_registered() { ! registered "$1"; }
+leader() { machinectl show -p Leader --value "$1" 2>/dev/null; }
+in_guest() { local n=$1 l; shift; l=$(leader "$n") && [ -n "$l" ] && nsenter -t "$l" -a -- "$@"; }
+shell_ok() { timeout 5 machinectl -q shell "$1" /bin/true </dev/null >/dev/null 2>&1; }
+# the guest is up: unit active, machine registered, its D-Bus answers (machinectl shell)
+guest_up() { is_active "$1" && registered "$1" && shell_ok "$1"; }
+dry_dep() { "$START" --dry-run "$1" 2>&1 | awk '$1 == "deployment:" {print $2}'; }
+# first "<csum>.<serial>" of a stateroot in `ostree admin status` order (libostree's own)
+status_dep() { ostree admin status | awk -v os="$1" '($1 == os || ($1 == "*" && $2 == os)) {print ($1 == "*" ? $3 : $2); exit}'; }
+# index of a deployment in `ostree admin status` (what `ostree admin pin` takes)
+status_index() { ostree admin status | awk -v d="$1" '{c = ($1 == "*") ? $3 : $2} c ~ /^[0-9a-f]+\.[0-9]+$/ {if (c == d) print i + 0; i++}'; }
+guest_root_dep() { in_guest "$1" findmnt -no FSROOT / | sed 's#.*/deploy/##'; }
+journal_since() { journalctl --no-pager -o cat --since "@${1%.*}" 2>/dev/null; }
+scenario() { [ -n "${SC_T:-}" ] && echo "TIMING: scenario $SC_N ${SC_WHAT} $(secs_since "$SC_T")s"; SC_N=$1 SC_WHAT=$2 SC_T=$EPOCHREALTIME; info "== scenario $1: $2"; }
+
+info "t3a scenarios on $(hostname), systemd $(systemctl --version | awk 'NR==1{print $2}'), uptime $(cut -d' ' -f1 /proc/uptime)s"
+
+# ---- 0. the host is an OSTree-booted host like Fedora Atomic ---------------------------------
+scenario 0 "booted host"
+st=$(ostree admin status 2>&1)
+verdict "ostree admin status marks the host deployment booted" "$(head -1 <<<"$st")" \
+	grep -q '^\* host ' <<<"$st"
+verdict "/run/ostree-booted exists" "$(ls -l /run/ostree-booted 2>&1)" test -e /run/ostree-booted
+o=$(findmnt -no OPTIONS /sysroot)
+verdict "/sysroot is read-only" "$o" grep -qE '(^|,)ro(,|$)' <<<"$o"
+verdict "/ is the host deployment" "$(stat -c %d:%i /) vs $(stat -c %d:%i "/sysroot/ostree/deploy/host/deploy/$(status_dep host)")" \
+	test "$(stat -c %d:%i /)" = "$(stat -c %d:%i "/sysroot/ostree/deploy/host/deploy/$(status_dep host)")"
+verdict "our package is in the host image" "$(ls /usr/lib/systemd/system-generators/ostree-guests-generator $START 2>&1 | oneline)" \
+	test -x /usr/lib/systemd/system-generators/ostree-guests-generator -a -x $START
+
+# ---- 1. boot: generator, autostart -------------------------------------------------------------
+scenario 1 "boot"
+genfail=$(journalctl -b --no-pager | grep -i 'ostree-guests-generator.*fail')
+verdict "no generator failure in the boot journal" "${genfail:-no matching line}" test -z "$genfail"
+genlines=$(journalctl -b --no-pager -o short-monotonic | grep -c 'ostree-guests-generator')
+info "generator lines in the journal at boot: $genlines (kmsg in this container: $(ls -l /dev/kmsg 2>&1))"
+G=/run/systemd/generator
+verdict "generator wrote the drop-ins and the autostart links" \
+	"$(cd $G && ls -d systemd-nspawn@*.service.d machines.target.wants/* multi-user.target.wants/machines.target 2>&1 | oneline)" \
+	test -f "$G/systemd-nspawn@auto1.service.d/50-ostree-guests.conf" -a -L "$G/machines.target.wants/systemd-nspawn@auto1.service" \
+	-a ! -e "$G/machines.target.wants/systemd-nspawn@off1.service" -a -L "$G/multi-user.target.wants/machines.target"
+t=$EPOCHREALTIME
+wait_for 60 guest_up auto1
+verdict "autostart guest auto1 running" "$(systemctl is-active "$(unit auto1)"), machine: $(machinectl list --no-legend | awk '$1 == "auto1"' | oneline), up after $(secs_since "$t")s more" guest_up auto1
+verdict "autostart = false guest off1 not running" "$(systemctl is-active "$(unit off1)")" \
+	sh -c "! systemctl -q is-active $(unit off1) && ! machinectl list --no-legend | grep -q '^off1 '"
+
+# ---- 2. new config + daemon-reload + start ----------------------------------------------------
+scenario 2 "new guest"
+printf 'description = "T3a guest added at run time"\n[network]\nmode = "none"\n' >"$CONF/fresh.toml"
+systemctl daemon-reload
+verdict "daemon-reload generated the new guest's drop-in" "$(systemctl show -p DropInPaths --value "$(unit fresh)")" \
+	test -f "$G/systemd-nspawn@fresh.service.d/50-ostree-guests.conf"
+t=$EPOCHREALTIME
+out=$(timeout 60 systemctl start "$(unit fresh)" 2>&1); rc=$?
+verdict "systemctl start $(unit fresh)" "rc=$rc $out, $(secs_since "$t")s" test $rc = 0
+wait_for 30 shell_ok fresh
+verdict "machinectl list shows fresh" "$(machinectl list --no-legend | awk '$1 == "fresh"' | oneline)" registered fresh
+out=$(timeout 20 machinectl -q shell fresh /bin/true </dev/null 2>&1); rc=$?
+verdict "machinectl shell fresh /bin/true" "rc=$rc $out, guest up $(secs_since "$t")s after start" test $rc = 0
+
+# ---- 3. the guest's / is its deployment, /var persists ------------------------------------------
+scenario 3 "guest root and /var"
+d=$(dry_dep fresh)
+verdict "--dry-run names libostree's first deployment of the stateroot" "dry-run $d, ostree admin status $(status_dep fresh)" \
+	test -n "$d" -a "$d" = "$(status_dep fresh)"
+gr=$(guest_root_dep fresh)
+sr=$(in_guest fresh cat /usr/share/ostree-guests-test/stateroot 2>&1)
+l=$(leader fresh)
+verdict "guest / is that deployment" "findmnt FSROOT …/$gr, stateroot file '$sr', stat $(stat -Lc %d:%i "/proc/$l/root/" 2>&1) vs $(stat -c %d:%i "/sysroot/ostree/deploy/fresh/deploy/$d" 2>&1)" \
+	test "$gr" = "$d" -a "$sr" = fresh -a "$(stat -Lc %d:%i "/proc/$l/root/" 2>&1)" = "$(stat -c %d:%i "/sysroot/ostree/deploy/fresh/deploy/$d" 2>&1)"
+tok=t3a-$RANDOM$RANDOM
+in_guest fresh sh -c "echo $tok > /var/t3a-persist && sync"
+t=$EPOCHREALTIME
+timeout 60 systemctl restart "$(unit fresh)"; rc=$?
+wait_for 30 guest_up fresh
+got=$(in_guest fresh cat /var/t3a-persist 2>&1)
+verdict "a file in the guest's /var survives systemctl restart" "restart rc=$rc, up in $(secs_since "$t")s, read '$got', stateroot var has '$(cat /sysroot/ostree/deploy/fresh/var/t3a-persist 2>&1)'" \
+	test "$got" = "$tok" -a "$(cat /sysroot/ostree/deploy/fresh/var/t3a-persist 2>&1)" = "$tok"
+o=$(in_guest fresh sh -c 'touch /etc/t3a-w && rm /etc/t3a-w && echo etc-rw; touch /usr/t3a-w 2>/dev/null && echo usr-rw || echo usr-ro' 2>&1 | oneline)
+verdict "guest /etc writable, /usr read-only; host /sysroot still $(findmnt -no OPTIONS /sysroot | cut -d, -f1)" "$o" test "$o" = "etc-rw usr-ro"
+
+# ---- 4. upgrade on the booted host; a pinned guest stays -------------------------------------------
+scenario 4 "upgrade and pin"
+commit_v2() { # commit_v2 STATEROOT -> prints the new commit; adds /usr/share/ostree-guests-test/version
+	local os=$1 ref dir
+	ref=$(ostree refs | grep "^$os/" | head -1)
+	dir=$(mktemp -d /tmp/t3a-v2.XXXXXX)
+	chmod 0755 "$dir" # the commit's / takes this directory's mode: mktemp's 0700 locks out dbus
+	mkdir -p "$dir/usr/share/ostree-guests-test"
+	echo "$os-v2" >"$dir/usr/share/ostree-guests-test/version"
+	ostree commit --repo=/ostree/repo -b "$ref" --tree=ref="$ref" --tree=dir="$dir" \
+		--add-metadata-string=version="$os-2" -s "$os v2 (T3a, inside the booted host)" &&
+		ostree admin deploy --not-as-default --os="$os" "$ref" >&2
+	rm -rf "$dir"
+}
+t=$EPOCHREALTIME
+timeout 60 systemctl start "$(unit upg)"; wait_for 30 guest_up upg
+old=$(dry_dep upg)
+new=$(commit_v2 upg 2>"/tmp/t3a-deploy-upg.log")
+verdict "ostree commit + admin deploy --not-as-default --os=upg inside the host" "new commit ${new:-none}: $(tail -2 /tmp/t3a-deploy-upg.log | oneline)" test -n "$new"
+first=$(status_dep upg)
+verdict "booted host: the new deployment is the first of its stateroot, the host stays booted" \
+	"$(ostree admin status | grep -E '^\*? *(host|upg) ' | oneline)" \
+	sh -c "test '${first%.*}' = '$new' && ostree admin status | head -1 | grep -q '^\* host '"
+timeout 60 systemctl restart "$(unit upg)"; wait_for 30 guest_up upg
+gr=$(guest_root_dep upg)
+v=$(in_guest upg cat /usr/share/ostree-guests-test/version 2>&1)
+verdict "after restart the guest runs the new deployment" "was $old, dry-run $(dry_dep upg), guest / …/$gr, version '$v'" \
+	test "$gr" = "$first" -a "$v" = upg-v2 -a "$(dry_dep upg)" = "$first"
+pold=$(status_dep pinned)
+idx=$(status_index "$pold")
+ostree admin pin "$idx" >/tmp/t3a-pin.log 2>&1; rc=$?
+verdict "ostree admin pin of pinned's deployment" "index $idx, rc=$rc $(oneline </tmp/t3a-pin.log)" test $rc = 0
+printf 'autostart = false\ndeployment = "%s"\n[network]\nmode = "none"\n' "${pold:0:12}" >"$CONF/pinned.toml"
+pnew=$(commit_v2 pinned 2>"/tmp/t3a-deploy-pinned.log")
+systemctl daemon-reload
+timeout 60 systemctl start "$(unit pinned)"; rc=$?
+wait_for 30 guest_up pinned
+gr=$(guest_root_dep pinned)
+v=$(in_guest pinned cat /usr/share/ostree-guests-test/version 2>&1)
+verdict "a guest pinned with deployment = \"${pold:0:12}\" stays on its pin" \
+	"first of stateroot now $(status_dep pinned) (new ${pnew:0:12}), start rc=$rc, dry-run $(dry_dep pinned), guest / …/$gr, version file: '$v'" \
+	test "$gr" = "$pold" -a "${pold%.*}" != "$pnew" -a -n "$pnew" -a "$(status_dep pinned)" != "$pold"
+timeout 60 systemctl stop "$(unit upg)" "$(unit pinned)"
+
+# ---- 5. invalid config: fail-closed, no restart loop --------------------------------------------
+scenario 5 "invalid config"
+printf 'autostart = false\ncolour = "red"\n' >"$CONF/broken.toml"
+tr=$EPOCHREALTIME
+systemctl daemon-reload
+genmsg=$(journal_since "$tr" | grep -i 'ostree-guests-generator' | oneline)
+info "generator messages on this daemon-reload: ${genmsg:-none in the journal}"
+timeout 60 systemctl start "$(unit broken)" 2>/dev/null; rc=$?
+sleep 4 # > RestartSec=3s: a restart loop would show by now
+stt=$(systemctl status --no-pager -n 20 "$(unit broken)" 2>&1)
+msg=$(grep -o '/etc/ostree-guests.d/broken.toml:[0-9]*:.*' <<<"$stt" | head -1)
+verdict "systemctl status shows the config error with file:line" "${msg:-$(tail -3 <<<"$stt" | oneline)}" test -n "$msg"
+r="start rc=$rc, NRestarts=$(prop broken NRestarts), Result=$(prop broken Result), status=$(prop broken ExecMainStatus), state=$(prop broken ActiveState)"
+verdict "invalid guest fails with exit 78 and does not restart" "$r" \
+	test "$(prop broken NRestarts)" = 0 -a "$(prop broken Result)" = exit-code -a "$(prop broken ExecMainStatus)" = 78
+verdict "the other guests keep running" "auto1 $(systemctl is-active "$(unit auto1)"), fresh $(systemctl is-active "$(unit fresh)")" \
+	sh -c "systemctl -q is-active $(unit auto1) && systemctl -q is-active $(unit fresh)"
+rm -f "$CONF/broken.toml"; systemctl daemon-reload; systemctl reset-failed "$(unit broken)" 2>/dev/null
+
+# ---- 6. kill -9, restart cycles, no stale registration --------------------------------------------
+scenario 6 "kill -9 and stop/start cycles"
+t6=$EPOCHREALTIME
+n0=$(prop auto1 NRestarts); m0=$(prop auto1 MainPID)
+kill -9 "$m0"
+t=$EPOCHREALTIME
+wait_for 120 sh -c "[ \"\$(systemctl show -p NRestarts --value $(unit auto1))\" -gt $n0 ]"
+wait_for 60 guest_up auto1
+verdict "kill -9 of auto1's nspawn (MainPID $m0): the service restarts and the guest is back" \
+	"NRestarts $n0 -> $(prop auto1 NRestarts), MainPID now $(prop auto1 MainPID), back after $(secs_since "$t")s" \
+	sh -c "[ $(prop auto1 NRestarts) -gt $n0 ] && [ $(prop auto1 MainPID) != $m0 ] && [ $(prop auto1 MainPID) != 0 ]" 
+guest_up auto1 || info "auto1 after kill: $(systemctl status --no-pager -n 15 "$(unit auto1)" | oneline)"
+# 20 immediate start/stop pairs, as a script or an impatient admin does them. `systemctl start`
+# returns when nspawn says READY=1; with nspawn's default --notify-ready=no that is as soon as the
+# guest's init is exec'd, before it handles SIGRTMIN+3 (halt), so a stop right then can be lost and
+# sit in stop-sigterm until TimeoutStopSec (90 s). Each stop gets 5 s; a hung one is recorded,
+# SIGKILLed, and the cycles go on.
+hung=() startf=0 t=$EPOCHREALTIME
+for i in $(seq 1 20); do
+	timeout 60 systemctl start "$(unit off1)" || startf=$((startf + 1))
+	ts=$EPOCHREALTIME
+	if ! timeout 5 systemctl stop "$(unit off1)"; then
+		hung+=("cycle $i: stop not done after $(secs_since "$ts")s, unit $(prop off1 SubState), guest $(in_guest off1 systemctl is-system-running 2>&1)")
+		systemctl kill -s KILL "$(unit off1)"
+		wait_for 30 sh -c "! systemctl -q is-active $(unit off1)"
+		systemctl reset-failed "$(unit off1)" 2>/dev/null
+	fi
+done
+verdict "20 consecutive systemctl start/stop cycles of off1" "$startf failed starts, ${#hung[@]} hung stops${hung:+: ${hung[*]}}; $(secs_since "$t")s" \
+	test $startf = 0 -a ${#hung[@]} = 0
+ae=$(journal_since "$t6" | grep -iE 'machine.*already exists' | oneline)
+verdict "no \"Machine already exists\" in the journal (kill -9 and cycles)" "${ae:-none}; helper: $(journal_since "$t6" | grep -c 'cleared a stale machine registration') stale registrations cleared" test -z "$ae"
+verdict "after systemctl stop no machine stays registered" "machines: $(machinectl list --no-legend | awk '{print $1}' | oneline)" not_registered off1
+
+# ---- 7. deployment directory garbage-collected under a stopped guest -----------------------------
+scenario 7 "deployment gone"
+gd=$(status_dep gone)
+out=$(unshare -m sh -c 'mount -o remount,bind,rw /sysroot && chattr -i "$1" && rm -rf "$1" && echo removed' sh \
+	"/sysroot/ostree/deploy/gone/deploy/$gd" 2>&1)
+verdict "removed gone's deployment $gd (chattr -i, rm -rf)" "$out" test ! -e "/sysroot/ostree/deploy/gone/deploy/$gd"
+timeout 60 systemctl start "$(unit gone)" 2>/dev/null; rc=$?
+sleep 4
+stt=$(systemctl status --no-pager -n 20 "$(unit gone)" 2>&1)
+msg=$(grep -i 'gone:.*\(missing\|gone\|not exist\|no such\)' <<<"$stt" | grep -v 'systemd\[1\]' | head -1 | sed 's/^.*\]: //')
+verdict "starting it fails with our deployment-missing message" "${msg:-$(tail -4 <<<"$stt" | oneline)}" test -n "$msg"
+verdict "exit 81, no restart, no crash" "start rc=$rc, ExecMainStatus=$(prop gone ExecMainStatus), Result=$(prop gone Result), NRestarts=$(prop gone NRestarts)" \
+	test "$(prop gone ExecMainStatus)" = 81 -a "$(prop gone NRestarts)" = 0 -a "$(prop gone Result)" = exit-code
+systemctl reset-failed "$(unit gone)" 2>/dev/null
+
+# ---- 8. the guest's journal from the host; machinectl poweroff --------------------------------------
+scenario 8 "journal and poweroff"
+jl=$(journalctl -M fresh --no-pager -b -n 200 2>&1)
+verdict "journalctl -M fresh shows the guest's journal" "$(wc -l <<<"$jl") lines, e.g. '$(grep -m1 -E 'Reached target|Startup finished' <<<"$jl" | cut -c1-120)'" \
+	grep -qE 'Reached target|Startup finished' <<<"$jl"
+n0=$(prop fresh NRestarts)
+t=$EPOCHREALTIME
+machinectl poweroff fresh; rc=$?
+wait_for 60 sh -c "! systemctl -q is-active $(unit fresh)"
+sleep 4 # > RestartSec: Restart=on-failure must not bring it back
+verdict "machinectl poweroff stops the guest cleanly, no restart" \
+	"rc=$rc, $(secs_since "$t")s, ActiveState=$(prop fresh ActiveState), Result=$(prop fresh Result), ExecMainStatus=$(prop fresh ExecMainStatus), NRestarts $n0 -> $(prop fresh NRestarts), registered: $(registered fresh && echo yes || echo no)" \
+	test "$(prop fresh ActiveState)" = inactive -a "$(prop fresh Result)" = success -a "$(prop fresh NRestarts)" = "$n0" -a "$(registered fresh && echo y)" = ""
+
+# ---- 9. admin overrides win -------------------------------------------------------------------------
+scenario 9 "admin overrides"
+ours=$(prop off1 RestartUSec)
+mkdir -p /etc/systemd/system/systemd-nspawn@off1.service.d
+printf '[Service]\nRestartSec=7s\n' >/etc/systemd/system/systemd-nspawn@off1.service.d/override.conf
+systemctl daemon-reload
+verdict "override.conf RestartSec=7s wins over our drop-in" "RestartUSec $ours -> $(prop off1 RestartUSec); DropInPaths $(prop off1 DropInPaths)" \
+	test "$(prop off1 RestartUSec)" = 7s
+# the guest's own /etc/hostname would win over nspawn's hostname (systemd sets the static hostname
+# at boot), so the guest drops it first: then the kernel hostname nspawn sets is what the guest keeps
+timeout 60 systemctl start "$(unit off1)"; wait_for 30 guest_up off1
+h0=$(in_guest off1 hostname)
+in_guest off1 rm -f /etc/hostname
+mkdir -p /etc/systemd/nspawn
+printf '[Exec]\nHostname=othername\n' >/etc/systemd/nspawn/off1.nspawn
+systemctl daemon-reload
+timeout 60 systemctl restart "$(unit off1)"; wait_for 30 guest_up off1
+h1=$(in_guest off1 hostname)
+verdict "/etc/systemd/nspawn/off1.nspawn Hostname=othername takes effect" "hostname before '$h0', after '$h1'" test "$h1" = othername
+timeout 60 systemctl stop "$(unit off1)"
+
+scenario end ""
+info "done"
+printf '%d passed, %d failed\n' "$N_PASS" "$N_FAIL"
+[ "$N_FAIL" = 0 ]
