@@ -5,6 +5,8 @@
 # PREFIX other than /usr only suits staging trees, not a running system.
 
 PREFIX ?= /usr
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
 SYSCONFDIR ?= /etc
 LIBEXECDIR ?= $(PREFIX)/libexec
 GENERATORDIR ?= $(PREFIX)/lib/systemd/system-generators
@@ -20,10 +22,15 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 all: build
 
 build:
-	$(CARGO) build --release $(CARGOFLAGS) -p ostree-guests-generator -p ostree-guests-helpers
+	$(CARGO) build --release $(CARGOFLAGS) -p ostree-guests-generator -p ostree-guests-helpers -p ostree-guests-cli
 
 install:
-	test -x $(TARGETDIR)/ostree-guests-generator -a -x $(TARGETDIR)/ostree-guest-start -a -x $(TARGETDIR)/ostree-guests-network || $(MAKE) build
+	test -x $(TARGETDIR)/ostree-guests-generator -a -x $(TARGETDIR)/ostree-guest-start -a -x $(TARGETDIR)/ostree-guests-network -a -x $(TARGETDIR)/ostree-guests || $(MAKE) build
+	install -D -m 0755 $(TARGETDIR)/ostree-guests $(DESTDIR)$(BINDIR)/ostree-guests
+	install -d -m 0755 $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	$(TARGETDIR)/ostree-guests completions bash >$(DESTDIR)$(DATADIR)/bash-completion/completions/ostree-guests
+	$(TARGETDIR)/ostree-guests completions zsh >$(DESTDIR)$(DATADIR)/zsh/site-functions/_ostree-guests
+	$(TARGETDIR)/ostree-guests completions fish >$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/ostree-guests.fish
 	install -D -m 0755 $(TARGETDIR)/ostree-guests-generator $(DESTDIR)$(GENERATORDIR)/ostree-guests-generator
 	install -D -m 0755 $(TARGETDIR)/ostree-guest-start $(DESTDIR)$(LIBEXECDIR)/ostree-guests/ostree-guest-start
 	install -D -m 0755 $(TARGETDIR)/ostree-guests-network $(DESTDIR)$(LIBEXECDIR)/ostree-guests/ostree-guests-network
@@ -32,9 +39,7 @@ install:
 	install -d -m 0755 $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 conf.d/*.toml $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
-	install -D -m 0644 docs/man/ostree-guests.d.5 $(DESTDIR)$(MANDIR)/man5/ostree-guests.d.5
-	install -D -m 0644 docs/man/ostree-guests-generator.8 $(DESTDIR)$(MANDIR)/man8/ostree-guests-generator.8
-	install -D -m 0644 docs/man/ostree-guest-start.8 $(DESTDIR)$(MANDIR)/man8/ostree-guest-start.8
+	for s in 1 5 8; do install -d -m 0755 $(DESTDIR)$(MANDIR)/man$$s && install -m 0644 docs/man/*.$$s $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 
 check:
 	tests/run

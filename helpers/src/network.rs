@@ -70,16 +70,18 @@ fn systemctl_says(verb: &str, unit: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// NetworkManager wins when it is enabled: Fedora Atomic hosts run it (CoreOS ships no
-/// networkd), and two stacks must not manage one bridge.
+/// A stack counts when it is enabled (we run before it starts at boot) or already running (a
+/// restart after boot, or a stack started by hand).
+fn in_use(unit: &str) -> bool {
+    systemctl_says("is-enabled", unit) || systemctl_says("is-active", unit)
+}
+
+/// NetworkManager wins: Fedora Atomic hosts run it (CoreOS ships no networkd), and two stacks
+/// must not manage one bridge.
 pub fn detect_backend(wanted: Backend) -> Option<Backend> {
     match wanted {
-        Backend::Auto if systemctl_says("is-enabled", "NetworkManager.service") => {
-            Some(Backend::Networkmanager)
-        }
-        Backend::Auto if systemctl_says("is-enabled", "systemd-networkd.service") => {
-            Some(Backend::Networkd)
-        }
+        Backend::Auto if in_use("NetworkManager.service") => Some(Backend::Networkmanager),
+        Backend::Auto if in_use("systemd-networkd.service") => Some(Backend::Networkd),
         Backend::Auto => None,
         explicit => Some(explicit),
     }

@@ -6,16 +6,14 @@
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use ostree_guests::config::{self, Guest, Settings};
 use ostree_guests::deployment::{self, Layout, Resolved};
 use ostree_guests::exit;
 use ostree_guests::nspawn::{self, STAGING_DIR};
-use ostree_guests::paths::{
-    CONFIG_DIRS, DEFAULT_BOOT, DEFAULT_SYSROOT, ENV_BOOT, ENV_ROOT, ENV_SYSROOT, env_path,
-};
+use ostree_guests::paths::{CONFIG_DIRS, ENV_ROOT, env_path};
 
 use crate::{machined, mounts};
 
@@ -123,14 +121,6 @@ fn report_config_error(loaded: &config::Loaded, name: &str) -> Failure {
                 "{name}: the configuration was invalid when the units were generated and has changed since; run \"systemctl daemon-reload\" and start the guest again"
             ),
         ),
-    }
-}
-
-fn layout() -> Layout {
-    Layout {
-        sysroot: env_path(ENV_SYSROOT, DEFAULT_SYSROOT),
-        boot: env_path(ENV_BOOT, DEFAULT_BOOT),
-        root: PathBuf::from("/"),
     }
 }
 
@@ -258,7 +248,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     let guest = find_guest(&loaded, &args.name)?;
     let settings = settings_of(guest)?;
-    let layout = layout();
+    let layout = Layout::from_env();
     let resolved = deployment::resolve(
         &layout,
         settings.stateroot.as_str(),

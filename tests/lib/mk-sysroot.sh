@@ -40,6 +40,10 @@ ostree_shape_tree() {
 			[ -L "$d" ] || { echo "$t/$d is not a symlink: tree is not usr-merged" >&2; exit 1; }
 		done
 		: >etc/machine-id # each boot gets its id from the container UUID
+		# DHCP on host0 (systemd's 80-container-host0.network) for veth, bridge and zone guests;
+		# wait-online (enabled along with it on Debian) would stall guests without a network.
+		systemctl --root=. enable systemd-networkd.service >/dev/null 2>&1
+		systemctl --root=. disable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
 		mv etc usr/etc
 		rm -rf var && mkdir var # /var is per stateroot, filled by systemd-tmpfiles at boot
 		for d in home opt srv mnt; do rm -rf "$d" && ln -s "var/$d" "$d"; done

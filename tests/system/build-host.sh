@@ -31,7 +31,7 @@ T3A_REPO=$(realpath "$_T3A_DIR/../..")
 . "$_T3A_DIR/host-rootfs.sh"
 
 # Guest stateroots in the sysroot. fresh and pinned get their config only at test time.
-T3A_GUESTS=(auto1 off1 fresh upg pinned gone)
+T3A_GUESTS=(auto1 off1 fresh upg pinned gone netb netz neth netn netv)
 T3A_HOST_REF=host/$GUEST_SUITE/$(uname -m)
 
 # The test payload of the host image, written into the unpacked host tree (still with /etc).

@@ -264,6 +264,81 @@ h1=$(in_guest off1 hostname)
 verdict "/etc/systemd/nspawn/off1.nspawn Hostname=othername takes effect" "hostname before '$h0', after '$h1'" test "$h1" = othername
 timeout 60 systemctl stop "$(unit off1)"
 
+# ---- 10. networking: bridge (declared after boot), veth + port, zone, host, none -------------------
+scenario 10 "networking"
+# Connectivity is proven with TCP (the images carry no ping): a one-shot listener on one side
+# (systemd-socket-activate, in every systemd) and bash's /dev/tcp on the other.
+listen() { setsid systemd-socket-activate -l "$1" --inetd -a /bin/echo pong </dev/null >/dev/null 2>&1 & }
+connect() { timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -n1 <&3' "$1" "$2" 2>/dev/null; }
+guest_v4() { in_guest "$1" ip -4 -o addr show dev "${2:-host0}" scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}'; }
+systemctl start systemd-networkd.service
+wait_for 10 systemctl is-active --quiet systemd-networkd.service
+cat >"$CONF/brt.bridge.toml" <<'EOF2'
+# guests only: no uplink, a static address on the host side
+addresses = ["10.77.0.1/24"]
+EOF2
+# The DHCP server for the bridged guest is the admin's own drop-in on our runtime file.
+mkdir -p /etc/systemd/network/50-ostree-guests-brt.network.d
+printf '[Network]\nDHCPServer=yes\n[DHCPServer]\nPoolOffset=100\nPoolSize=20\n' >/etc/systemd/network/50-ostree-guests-brt.network.d/dhcp.conf
+printf '[network]\nmode = "bridge"\nbridge = "brt"\n' >"$CONF/netb.toml"
+printf '[network]\nmode = "veth"\nports = ["tcp:8080:7000"]\n' >"$CONF/netv.toml"
+printf '[network]\nmode = "zone"\nzone = "tz"\n' >"$CONF/netz.toml"
+printf '[network]\nmode = "host"\n' >"$CONF/neth.toml"
+printf '[network]\nmode = "none"\n' >"$CONF/netn.toml"
+chmod 0644 "$CONF"/*.toml
+systemctl daemon-reload
+verdict "a bridged guest pulls in ostree-guests-network.service" \
+	"$(ls /run/systemd/generator/sysinit.target.wants/ 2>&1 | oneline)" \
+	test -L /run/systemd/generator/sysinit.target.wants/ostree-guests-network.service
+systemctl restart ostree-guests-network.service
+verdict "the network unit wrote the bridge for systemd-networkd into /run" \
+	"$(ls /run/systemd/network/ 2>&1 | oneline); $(systemctl show -p Result --value ostree-guests-network.service)" \
+	test -e /run/systemd/network/50-ostree-guests-brt.netdev
+verdict "nothing was written to /etc/systemd/network but the admin's drop-in" \
+	"$(find /etc/systemd/network -type f | oneline)" \
+	test "$(find /etc/systemd/network -type f | wc -l)" = 1
+wait_for 15 ip link show brt
+verdict "networkd created the bridge with its address" "$(ip -4 -o addr show brt 2>&1 | oneline)" \
+	sh -c 'ip -4 -o addr show brt | grep -q "10.77.0.1/24"'
+for g in netb netv netz neth netn; do systemctl start "$(unit "$g")" & done
+wait
+for g in netb netv netz neth netn; do wait_for 60 guest_up "$g"; done
+wait_for 30 sh -c "[ -n \"\$(in_guest netb ip -4 -o addr show dev host0 scope global 2>/dev/null)\" ]"
+ipb=$(guest_v4 netb)
+verdict "the bridged guest got a DHCP lease from the bridge" "host0 ${ipb:-none}" \
+	sh -c 'case "$1" in 10.77.0.1[0-9][0-9]) ;; *) exit 1 ;; esac' sh "$ipb"
+in_guest netb setsid systemd-socket-activate -l 7001 --inetd -a /bin/echo pong </dev/null >/dev/null 2>&1 &
+sleep 0.5
+out=$(connect "$ipb" 7001)
+verdict "the host reaches the bridged guest" "tcp $ipb:7001 answered '${out:-nothing}'" test "$out" = pong
+wait_for 30 sh -c "[ -n \"\$(in_guest netv ip -4 -o addr show dev host0 scope global 2>/dev/null)\" ]"
+ipv=$(guest_v4 netv)
+gw=$(in_guest netv ip -4 route show default 2>/dev/null | awk '{print $3; exit}')
+listen "0.0.0.0:7002"
+sleep 0.5
+out=$(in_guest netv timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/7002" && head -n1 <&3' "$gw" 2>&1)
+verdict "a veth guest reaches the host" "guest ${ipv:-none} -> gateway ${gw:-none}:7002 answered '${out:-nothing}'" test "$out" = pong
+in_guest netv setsid systemd-socket-activate -l 7000 --inetd -a /bin/echo pong </dev/null >/dev/null 2>&1 &
+sleep 0.5
+hostip=$(ip -4 -o addr show dev ve-netv 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')
+out=$(connect "$hostip" 8080)
+verdict "the port forward tcp:8080:7000 reaches the veth guest" "tcp $hostip:8080 answered '${out:-nothing}'" test "$out" = pong
+wait_for 30 sh -c "[ -n \"\$(in_guest netz ip -4 -o addr show dev host0 scope global 2>/dev/null)\" ]"
+verdict "a zone guest works under networkd (vz-tz, DHCP lease)" \
+	"$(ip -o link show vz-tz 2>&1 | awk '{print $2}' | oneline) guest $(guest_v4 netz)" \
+	sh -c 'ip link show vz-tz >/dev/null && [ -n "$1" ]' sh "$(guest_v4 netz)"
+verdict "a host-network guest sees the host's interfaces" "$(in_guest neth ip -o link 2>&1 | awk '{print $2}' | oneline)" \
+	sh -c 'in_guest() { nsenter -t "$(machinectl show -p Leader --value neth)" -a -- "$@"; }; in_guest ip -o link | grep -q " brt:"'
+verdict "a none guest has only lo" "$(in_guest netn ip -o link 2>&1 | awk '{print $2}' | oneline)" \
+	sh -c '[ "$(nsenter -t "$(machinectl show -p Leader --value netn)" -a -- ip -o link | wc -l)" = 1 ]'
+for g in netb netv netz neth netn; do systemctl stop "$(unit "$g")" & done
+wait
+rm -f "$CONF/brt.bridge.toml" "$CONF/netb.toml"
+systemctl daemon-reload
+systemctl restart ostree-guests-network.service
+verdict "a bridge no longer declared loses its runtime files" "$(ls /run/systemd/network/ 2>&1 | oneline)" \
+	test ! -e /run/systemd/network/50-ostree-guests-brt.netdev
+
 scenario end ""
 info "done"
 printf '%d passed, %d failed\n' "$N_PASS" "$N_FAIL"

@@ -46,6 +46,29 @@ impl Default for Layout {
 }
 
 impl Layout {
+    /// The running system's layout, relocated by OSTREE_GUESTS_SYSROOT / OSTREE_GUESTS_BOOT.
+    /// With only the sysroot relocated, its own `boot/` is the boot directory: that is where
+    /// `ostree admin --sysroot=` writes the entries.
+    pub fn from_env() -> Self {
+        use crate::paths::{DEFAULT_BOOT, DEFAULT_SYSROOT, ENV_BOOT, ENV_SYSROOT};
+        let set = |var: &str| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let sysroot = set(ENV_SYSROOT);
+        let boot = match (set(ENV_BOOT), &sysroot) {
+            (Some(b), _) => b,
+            (None, Some(s)) => s.join("boot"),
+            (None, None) => PathBuf::from(DEFAULT_BOOT),
+        };
+        Self {
+            sysroot: sysroot.unwrap_or_else(|| PathBuf::from(DEFAULT_SYSROOT)),
+            boot,
+            root: PathBuf::from("/"),
+        }
+    }
+
     /// A sysroot that is not booted from (tests, installers): `boot` is `<sysroot>/boot`, and
     /// `root` stays `/`.
     pub fn for_sysroot(sysroot: impl Into<PathBuf>) -> Self {

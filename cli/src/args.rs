@@ -1,0 +1,258 @@
+//! The command line (clap derive); completions are generated from the same definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  ostree-guests create web --ref fedora/x86_64/iot/stable
+  systemctl daemon-reload && systemctl start systemd-nspawn@web.service
+  ostree-guests list
+  ostree-guests upgrade web                 # the ref the guest was deployed from
+  ostree-guests upgrade web --commit 3f2a9c01...  # or a given commit
+  ostree-guests rollback web
+  ostree-guests pin web && ostree-guests unpin web
+  ostree-guests status web --json
+  ostree-guests validate /tmp/web.toml
+  ostree-guests remove web --purge --yes
+  ostree-guests completions bash > /usr/share/bash-completion/completions/ostree-guests
+
+Environment: OSTREE_GUESTS_ROOT (prefix of the configuration directories),
+OSTREE_GUESTS_SYSROOT (a sysroot other than the booted host's; then `ostree admin` gets
+--sysroot and the boot directory defaults to SYSROOT/boot), OSTREE_GUESTS_BOOT.
+";
+
+fn epilog() -> String {
+    format!("{EXAMPLES}\n{}", crate::exit::HELP_TABLE)
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ostree-guests",
+    version,
+    about = "Create, upgrade, pin and remove OSTree stateroots that run as systemd-nspawn guests",
+    long_about = "Create, upgrade, pin and remove OSTree stateroots that run as systemd-nspawn \
+guests (systemd-nspawn@NAME.service, configured by /etc/ostree-guests.d/NAME.toml). Every write \
+goes through the ostree CLI with --not-as-default and is checked not to change the host's \
+default boot entry.",
+    after_long_help = epilog()
+)]
+pub struct Cli {
+    /// Only print errors and warnings, no progress.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a guest: initialise its stateroot, deploy a commit (not as the host's default) and
+    /// write /etc/ostree-guests.d/NAME.toml.
+    #[command(
+        after_long_help = "Examples:\n  ostree-guests create web --ref fedora/x86_64/iot/stable --port 8080:80\n  ostree-guests create k3s --ref fedora:fedora/x86_64/iot/stable --profile kubernetes --no-autostart\n\nRe-running with the same arguments changes nothing; a different configuration needs --force."
+    )]
+    Create(CreateArgs),
+    /// Deploy a new commit for the guest and make it the one the guest runs (restarting it if
+    /// it runs).
+    #[command(
+        after_long_help = "Examples:\n  ostree-guests upgrade web\n  ostree-guests upgrade web --ref fedora/x86_64/iot/testing --keep 3"
+    )]
+    Upgrade(UpgradeArgs),
+    /// Return the guest to its previous deployment.
+    Rollback(RollbackArgs),
+    /// Stop the guest, undeploy its stateroot and remove its configuration.
+    #[command(
+        after_long_help = "Examples:\n  ostree-guests remove web\n  ostree-guests remove web --purge --yes   # also delete /ostree/deploy/web (its /var)"
+    )]
+    Remove(RemoveArgs),
+    /// List the configured guests.
+    List(ListArgs),
+    /// Show one guest: configuration files, resolved deployment, drop-in, unit, boot entries.
+    Status(StatusArgs),
+    /// Check configuration files like the generator does (exit 0 valid, 1 invalid).
+    #[command(
+        after_long_help = "Examples:\n  ostree-guests validate                 # the installed configuration\n  ostree-guests validate ./web.toml ./conf.d"
+    )]
+    Validate(ValidateArgs),
+    /// Print the guest's unit drop-in and the nspawn command line, changing nothing.
+    Render(RenderArgs),
+    /// Pin the guest to a deployment: configuration drop-in plus `ostree admin pin`.
+    #[command(
+        after_long_help = "Examples:\n  ostree-guests pin web                  # the deployment it resolves to now\n  ostree-guests pin web 3f2a9c01d4e5b6a7\n  ostree-guests pin web version:40.20240101.0"
+    )]
+    Pin(PinArgs),
+    /// Undo `pin`: remove the drop-in and `ostree admin pin --unpin` the deployment.
+    Unpin(NameArg),
+    /// Print a shell completion script.
+    #[command(
+        after_long_help = "Examples:\n  ostree-guests completions bash > /usr/share/bash-completion/completions/ostree-guests\n  ostree-guests completions zsh > /usr/share/zsh/site-functions/_ostree-guests\n  ostree-guests completions fish > /usr/share/fish/vendor_completions.d/ostree-guests.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct Source {
+    /// Deploy this ref ([REMOTE:]REF); with a remote it is pulled first.
+    #[arg(long = "ref", value_name = "REF")]
+    pub refspec: Option<String>,
+    /// Deploy this commit (full checksum, already in the repository).
+    #[arg(long, value_name = "CHECKSUM")]
+    pub commit: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(required = false, multiple = false)]
+pub struct OptSource {
+    /// Deploy this ref ([REMOTE:]REF) instead of the one the guest was deployed from.
+    #[arg(long = "ref", value_name = "REF")]
+    pub refspec: Option<String>,
+    /// Deploy this commit (full checksum, already in the repository).
+    #[arg(long, value_name = "CHECKSUM")]
+    pub commit: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetworkMode {
+    Veth,
+    Bridge,
+    Zone,
+    Host,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    Default,
+    Kubernetes,
+}
+
+/// Keys written into NAME.toml (all optional; unset keys keep their defaults).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigOpts {
+    /// OSTree stateroot (default: NAME).
+    #[arg(long)]
+    pub stateroot: Option<String>,
+    /// The unit's description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Do not start the guest at boot.
+    #[arg(long)]
+    pub no_autostart: bool,
+    /// Network mode.
+    #[arg(long, value_enum)]
+    pub network: Option<NetworkMode>,
+    /// Bridge for --network bridge.
+    #[arg(long)]
+    pub bridge: Option<String>,
+    /// Zone for --network zone.
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Port forward [tcp:|udp:]HOSTPORT[:GUESTPORT] (repeatable).
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<String>,
+    /// Settings bundle.
+    #[arg(long, value_enum)]
+    pub profile: Option<Profile>,
+    /// MemoryMax= of the unit (e.g. 2G).
+    #[arg(long)]
+    pub memory_max: Option<String>,
+    /// Show the physical sysroot read-only inside (ostree admin status works there).
+    #[arg(long)]
+    pub ostree_tools: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeepArg {
+    /// Deployments of the guest's stateroot to keep: the current one and N-1 previous ones
+    /// (pinned deployments are kept on top).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub keep: u16,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    /// Machine name (letters, digits, '-', '.'; at most 64 characters).
+    pub name: String,
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub config: ConfigOpts,
+    /// Replace an existing configuration of that name.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub keep: KeepArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpgradeArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub source: OptSource,
+    #[command(flatten)]
+    pub keep: KeepArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RemoveArgs {
+    pub name: String,
+    /// Also delete the stateroot's /var (the whole /ostree/deploy/STATEROOT).
+    #[arg(long)]
+    pub purge: bool,
+    /// Do not ask for confirmation (scripts).
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    pub name: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// Files NAME.toml or directories of them (default: the installed configuration).
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RenderArgs {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PinArgs {
+    pub name: String,
+    /// Checksum prefix (at least 8 hex digits), CHECKSUM.SERIAL or version:V (default: the deployment
+    /// the guest resolves to now).
+    pub deployment: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NameArg {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,262 @@
+//! `create NAME (--ref | --commit)`: os-init, deploy (not as default), write NAME.toml.
+
+use std::fs;
+
+use ostree_guests::config::{self, Settings};
+use ostree_guests::deployment::{self, Pin};
+
+use crate::args::{ConfigOpts, CreateArgs, NetworkMode, OptSource, Profile};
+use crate::exit::{Failure, GUEST_EXISTS, Result, USAGE};
+use crate::files::{self, toml_string};
+use crate::progress;
+use crate::sysroot::{Host, Id, Running};
+
+use super::{parse_name, resolve_target, short};
+
+const HEADER: &str = "# Written by `ostree-guests create`. All keys: ostree-guests.d(5).\n";
+
+/// The NAME.toml the options describe. Deterministic, so a re-run with the same options
+/// produces the same text (that is how `create` recognises itself).
+pub(crate) fn config_text(c: &ConfigOpts) -> String {
+    let mut top = String::from(HEADER);
+    let mut line = |k: &str, v: String| top.push_str(&format!("{k} = {v}\n"));
+    if let Some(s) = &c.stateroot {
+        line("stateroot", toml_string(s));
+    }
+    if let Some(d) = &c.description {
+        line("description", toml_string(d));
+    }
+    if c.no_autostart {
+        line("autostart", "false".into());
+    }
+    if let Some(p) = c.profile {
+        let p = match p {
+            Profile::Default => "default",
+            Profile::Kubernetes => "kubernetes",
+        };
+        line("profile", toml_string(p));
+    }
+    if c.ostree_tools {
+        line("ostree-tools", "true".into());
+    }
+    let mut net = String::new();
+    if let Some(m) = c.network {
+        let m = match m {
+            NetworkMode::Veth => "veth",
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::Zone => "zone",
+            NetworkMode::Host => "host",
+            NetworkMode::None => "none",
+        };
+        net.push_str(&format!("mode = {}\n", toml_string(m)));
+    }
+    if let Some(b) = &c.bridge {
+        net.push_str(&format!("bridge = {}\n", toml_string(b)));
+    }
+    if let Some(z) = &c.zone {
+        net.push_str(&format!("zone = {}\n", toml_string(z)));
+    }
+    if !c.ports.is_empty() {
+        let ports: Vec<String> = c.ports.iter().map(|p| toml_string(p)).collect();
+        net.push_str(&format!("ports = [{}]\n", ports.join(", ")));
+    }
+    if !net.is_empty() {
+        top.push_str(&format!("\n[network]\n{net}"));
+    }
+    if let Some(m) = &c.memory_max {
+        top.push_str(&format!("\n[resources]\nmemory-max = {}\n", toml_string(m)));
+    }
+    top
+}
+
+/// Validates `text` with the loader's own rules (in a scratch root), before anything changes.
+fn check_text(name: &str, text: &str) -> Result<Settings> {
+    let tmp = tempfile::tempdir()
+        .map_err(|e| Failure::io("creating", std::path::Path::new("a scratch directory"), e))?;
+    files::write_atomic(&files::main_file(tmp.path(), name), text)?;
+    let loaded = config::load(tmp.path());
+    let guest = loaded.guest(name).ok_or_else(|| {
+        Failure::new(
+            USAGE,
+            format!("the options do not describe a loadable guest {name}"),
+        )
+    })?;
+    guest.settings.clone().map_err(|e| {
+        Failure::new(
+            USAGE,
+            format!("the options give an invalid configuration: {e}"),
+        )
+    })
+}
+
+pub fn run(a: &CreateArgs) -> Result<()> {
+    let name = parse_name(&a.name)?;
+    let name = name.as_str();
+    let text = config_text(&a.config);
+    let settings = check_text(name, &text)?;
+    let stateroot = settings.stateroot.as_str();
+    let keep = usize::from(a.keep.keep);
+    let host = Host::from_env();
+    let root = files::config_root();
+    let _lock = host.lock()?;
+
+    let main = files::main_file(&root, name);
+    let existing = fs::read_to_string(&main).ok();
+    let same = existing.as_deref() == Some(text.as_str());
+    let loaded = config::load(&root);
+    if !same && !a.force {
+        if existing.is_some() {
+            return Err(Failure::new(
+                GUEST_EXISTS,
+                format!(
+                    "guest {name} already exists with another configuration ({}); --force replaces it, `ostree-guests upgrade {name}` deploys a new commit",
+                    files::logical(&root, &main).display()
+                ),
+            ));
+        }
+        if let Some(g) = loaded.guest(name) {
+            let from = g
+                .sources
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            return Err(Failure::new(
+                GUEST_EXISTS,
+                format!(
+                    "guest {name} is already configured by {from}; --force writes {} over it",
+                    files::logical(&root, &main).display()
+                ),
+            ));
+        }
+    }
+    if let Some(other) = loaded.guests.iter().find(|g| {
+        g.name.as_str() != name
+            && g.settings
+                .as_ref()
+                .is_ok_and(|s| s.stateroot.as_str() == stateroot)
+    }) {
+        return Err(Failure::new(
+            GUEST_EXISTS,
+            format!(
+                "stateroot {stateroot} already belongs to guest {}; two guests on one stateroot would share its /var (--stateroot picks another)",
+                other.name
+            ),
+        ));
+    }
+
+    let deps = host.list()?;
+    host.refuse_host_stateroot(&deps, stateroot)?;
+    let source = OptSource {
+        refspec: a.source.refspec.clone(),
+        commit: a.source.commit.clone(),
+    };
+    let target = resolve_target(&host, &source)?
+        .ok_or_else(|| Failure::new(USAGE, "create needs --ref or --commit"))?;
+    let ours = Host::of_root(&deps, stateroot);
+    let already = ours.iter().any(|d| d.checksum == target.commit);
+    if !ours.is_empty() && !already && !a.force {
+        let list: Vec<String> = ours.iter().map(|d| d.label()).collect();
+        return Err(Failure::new(
+            GUEST_EXISTS,
+            format!(
+                "stateroot {stateroot} already has deployments ({}) but none of {}; `ostree-guests upgrade {name}` deploys a new commit, --force deploys it here",
+                list.join(", "),
+                target.commit
+            ),
+        ));
+    }
+
+    if !host.stateroot_dir(stateroot).is_dir() {
+        progress::step(&format!("initialising stateroot {stateroot}"));
+        host.ostree.os_init(stateroot)?;
+    }
+    // The pin in effect: an earlier `ostree-guests pin` drop-in survives a re-run.
+    let pin = loaded
+        .guest(name)
+        .and_then(|g| g.settings.as_ref().ok())
+        .map(|s| s.config.deployment.0.clone())
+        .unwrap_or(Pin::Auto);
+    let mut running = Running::protect(&host, &name_unit(name))?;
+    let result = (|| {
+        if already {
+            progress::step(&format!(
+                "commit {} is already deployed in stateroot {stateroot}",
+                short(&target.commit)
+            ));
+            return Ok(());
+        }
+        host.deploy(stateroot, &target.refspec, &target.commit, keep > 2, None)?;
+        if pin == Pin::Auto {
+            host.make_first(stateroot, &target.commit, keep, &mut running)?;
+        }
+        host.prune(stateroot, keep, None)
+    })();
+    if let Err(e) = result {
+        running.abandon(&host);
+        return Err(e);
+    }
+    if !same {
+        progress::step(&format!(
+            "writing {}",
+            files::logical(&root, &main).display()
+        ));
+        files::write_atomic(&main, &text)?;
+    }
+    running.finish(&host)?;
+    let deps = host.list()?;
+    let d = deployment::select(&deps, stateroot, &pin)?;
+    let id = Id::of(d);
+    if pin == Pin::Auto && !already && d.checksum != target.commit {
+        return Err(Failure::new(
+            crate::exit::VERIFY_FAILED,
+            format!(
+                "guest {name} resolves to {id}, not the new commit {}",
+                target.commit
+            ),
+        ));
+    }
+    println!(
+        "{name}: stateroot {stateroot}, deployment {} (configuration {})",
+        d.label(),
+        files::logical(&root, &main).display()
+    );
+    println!(
+        "Next: systemctl daemon-reload && systemctl start systemd-nspawn@{name}.service   (or: machinectl start {name})"
+    );
+    Ok(())
+}
+
+fn name_unit(name: &str) -> String {
+    format!("systemd-nspawn@{name}.service")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_text_is_valid_and_deterministic() {
+        let c = ConfigOpts {
+            description: Some("web \"guest\"".into()),
+            no_autostart: true,
+            network: Some(NetworkMode::Veth),
+            ports: vec!["8080:80".into()],
+            memory_max: Some("2G".into()),
+            ..ConfigOpts::default()
+        };
+        let t = config_text(&c);
+        assert_eq!(t, config_text(&c));
+        let s = check_text("web", &t).unwrap();
+        assert!(!s.config.autostart);
+        assert_eq!(s.stateroot.as_str(), "web");
+        // Even with no option the file is not empty (an empty file masks the guest).
+        assert!(check_text("plain", &config_text(&ConfigOpts::default())).is_ok());
+        let bad = ConfigOpts {
+            network: Some(NetworkMode::Bridge),
+            ..ConfigOpts::default()
+        };
+        let e = check_text("web", &config_text(&bad)).unwrap_err();
+        assert_eq!(e.code, USAGE);
+        assert!(e.message.contains("network.mode"), "{}", e.message);
+    }
+}

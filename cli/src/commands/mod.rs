@@ -1,0 +1,117 @@
+//! One module per group of subcommands; shared lookups live here.
+
+mod check;
+mod create;
+mod info;
+mod pin;
+mod remove;
+mod upgrade;
+
+use std::io;
+
+use clap::CommandFactory as _;
+use ostree_guests::config::{self, Guest, Loaded, Settings};
+use ostree_guests::name::MachineName;
+
+use crate::args::{Cli, Command, OptSource};
+use crate::exit::{CONFIG_INVALID, Failure, Result, USAGE};
+use crate::files;
+use crate::progress;
+use crate::sysroot::Host;
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Create(a) => create::run(&a),
+        Command::Upgrade(a) => upgrade::upgrade(&a),
+        Command::Rollback(a) => upgrade::rollback(&a.name),
+        Command::Remove(a) => remove::run(&a),
+        Command::List(a) => info::list(a.json),
+        Command::Status(a) => info::status(&a.name, a.json),
+        Command::Validate(a) => check::validate(&a.paths),
+        Command::Render(a) => check::render(&a.name),
+        Command::Pin(a) => pin::pin(&a.name, a.deployment.as_deref()),
+        Command::Unpin(a) => pin::unpin(&a.name),
+        Command::Completions(a) => {
+            clap_complete::generate(
+                a.shell,
+                &mut Cli::command(),
+                "ostree-guests",
+                &mut io::stdout(),
+            );
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn parse_name(name: &str) -> Result<MachineName> {
+    MachineName::parse(name)
+        .map_err(|e| Failure::new(USAGE, format!("invalid guest name {name:?}: {e}")))
+}
+
+pub(crate) fn find_guest<'a>(loaded: &'a Loaded, name: &str) -> Result<&'a Guest> {
+    parse_name(name)?;
+    if let Some(g) = loaded.guest(name) {
+        return Ok(g);
+    }
+    Err(Failure::new(
+        CONFIG_INVALID,
+        format!(
+            "no guest {name}: none of {} exists (`ostree-guests create {name} --ref REF` makes one)",
+            files::search_path(name)
+        ),
+    ))
+}
+
+pub(crate) fn valid(guest: &Guest) -> Result<&Settings> {
+    guest.settings.as_ref().map_err(|e| {
+        Failure::new(
+            CONFIG_INVALID,
+            format!(
+                "{e}\n{}: fix the configuration first (`ostree-guests validate`)",
+                guest.name
+            ),
+        )
+    })
+}
+
+pub(crate) fn load() -> Loaded {
+    config::load(&files::config_root())
+}
+
+/// The commit to deploy: a checksum, or a ref (pulled first when it names a remote).
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// What `ostree admin deploy` gets (the ref, so the origin records it for later upgrades).
+    pub refspec: String,
+    pub commit: String,
+}
+
+pub(crate) fn resolve_target(host: &Host, source: &OptSource) -> Result<Option<Target>> {
+    if let Some(c) = &source.commit {
+        let commit = host.ostree.rev_parse(c)?;
+        return Ok(Some(Target {
+            refspec: commit.clone(),
+            commit,
+        }));
+    }
+    let Some(r) = &source.refspec else {
+        return Ok(None);
+    };
+    Ok(Some(target_of_ref(host, r)?))
+}
+
+pub(crate) fn target_of_ref(host: &Host, refspec: &str) -> Result<Target> {
+    if let Some((remote, branch)) = refspec.split_once(':') {
+        progress::step(&format!("pulling {branch} from {remote}"));
+        host.ostree.pull(remote, branch)?;
+    }
+    Ok(Target {
+        refspec: refspec.to_owned(),
+        commit: host.ostree.rev_parse(refspec)?,
+    })
+}
+
+/// A checksum for messages: 12 digits are plenty to tell deployments apart.
+pub(crate) fn short(checksum: &str) -> &str {
+    checksum.get(..12).unwrap_or(checksum)
+}

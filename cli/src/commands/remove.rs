@@ -1,0 +1,160 @@
+//! `remove NAME [--purge]`: stop, undeploy the stateroot, remove the configuration.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+
+use ostree_guests::paths::CONFIG_DIRS;
+
+use crate::args::RemoveArgs;
+use crate::exit::{ABORTED, CONFIG_INVALID, Failure, Result};
+use crate::files;
+use crate::progress;
+use crate::sysroot::{Host, Id};
+use crate::systemd;
+
+use super::{load, parse_name};
+
+fn confirm(dir: &str) -> Result<()> {
+    let mut stdin = std::io::stdin().lock();
+    if !stdin.is_terminal() {
+        return Err(Failure::new(
+            ABORTED,
+            format!(
+                "--purge deletes {dir} (the guest's /var); confirm with --yes when not on a terminal"
+            ),
+        ));
+    }
+    eprint!("ostree-guests: delete {dir} with all of the guest's /var? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .read_line(&mut answer)
+        .map_err(|e| Failure::new(ABORTED, format!("reading the answer: {e}")))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::new(ABORTED, "not confirmed; nothing was changed"))
+    }
+}
+
+pub fn run(a: &RemoveArgs) -> Result<()> {
+    let name = parse_name(&a.name)?;
+    let name = name.as_str();
+    let loaded = load();
+    let guest = loaded.guest(name);
+    let stateroot = match guest.map(|g| &g.settings) {
+        Some(Ok(s)) => s.stateroot.as_str().to_owned(),
+        Some(Err(e)) => {
+            return Err(Failure::new(
+                CONFIG_INVALID,
+                format!(
+                    "{e}\n{name}: its stateroot is unknown while the configuration is invalid; fix it (or remove the file and run `ostree-guests remove {name}` again)"
+                ),
+            ));
+        }
+        // Without a configuration the stateroot defaults to the name, as it would have.
+        None => name.to_owned(),
+    };
+    let host = Host::from_env();
+    let root = files::config_root();
+    let _lock = host.lock()?;
+    let deps = host.list()?;
+    host.refuse_host_stateroot(&deps, &stateroot)?;
+    let dir = host.stateroot_dir(&stateroot);
+    if a.purge && dir.exists() && !a.yes {
+        confirm(&dir.display().to_string())?;
+    }
+
+    let unit = format!("systemd-nspawn@{name}.service");
+    if systemd::is_active(&unit) {
+        progress::step(&format!("stopping {unit}"));
+        systemd::stop(&unit)?;
+    }
+    let mut removed = 0;
+    // One at a time from a fresh listing: every undeploy renumbers the rest.
+    for _ in 0..256 {
+        let deps = host.list()?;
+        let Some(d) = deps.iter().find(|d| d.stateroot == stateroot) else {
+            break;
+        };
+        if d.pinned {
+            progress::step(&format!(
+                "{} is pinned; removing it anyway (the guest is being removed)",
+                d.label()
+            ));
+        }
+        host.undeploy(&Id::of(d))?;
+        removed += 1;
+    }
+
+    let main = files::main_file(&root, name);
+    let mut changed = Vec::new();
+    if files::remove_file(&files::pin_file(&root, name))? {
+        changed.push(files::logical(&root, &files::pin_file(&root, name)));
+    }
+    files::remove_empty_dir(&files::dropin_dir(&root, name));
+    if files::remove_file(&main)? {
+        changed.push(files::logical(&root, &main));
+    }
+    if let Some(g) = guest {
+        let etc = CONFIG_DIRS.first().copied().unwrap_or(files::ETC_DIR);
+        for f in g.sources.iter().filter(|f| !f.starts_with(etc)) {
+            progress::warn(&format!(
+                "{} still configures {name}; mask it with `ln -s /dev/null {}/{name}.toml`",
+                f.display(),
+                files::ETC_DIR
+            ));
+        }
+        let left = files::dropin_dir(&root, name);
+        if left.is_dir() {
+            progress::warn(&format!(
+                "{} keeps drop-ins of its own; they were left alone",
+                files::logical(&root, &left).display()
+            ));
+        }
+    }
+    let mut purged = false;
+    if a.purge && dir.exists() {
+        progress::step(&format!("deleting {}", dir.display()));
+        std::fs::remove_dir_all(&dir).map_err(|e| {
+            Failure::io(
+                "deleting",
+                &dir,
+                format!(
+                    "{e} (an immutable deployment left behind? `chattr -R -i {}`)",
+                    dir.display()
+                ),
+            )
+        })?;
+        purged = true;
+    }
+    if systemd::available() && !changed.is_empty() {
+        systemd::daemon_reload()?;
+    }
+    if removed == 0 && changed.is_empty() && !purged {
+        println!("{name}: nothing to remove");
+        return Ok(());
+    }
+    println!(
+        "{name}: removed {removed} deployment(s) of stateroot {stateroot}{}{}",
+        if changed.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {}",
+                changed
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+        if purged {
+            format!(", and {}", dir.display())
+        } else if dir.exists() {
+            format!("; {} (its /var) is kept: --purge deletes it", dir.display())
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}

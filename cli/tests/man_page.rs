@@ -1,0 +1,72 @@
+//! The man pages of the command-line tool are generated from its parser (clap_mangen): the main
+//! page docs/man/ostree-guests.1 and one page per command, docs/man/ostree-guests-COMMAND.1.
+//! This test fails when the committed pages differ from what the parser says, or when groff
+//! warns about one. UPDATE_GOLDEN=1 cargo test -p ostree-guests-cli --test man_page regenerates.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::CommandFactory as _;
+use ostree_guests_cli::args::Cli;
+
+const SEE_ALSO: &str = ".SH \"SEE ALSO\"\n\\fBostree\\-guests.d\\fR(5), \\fBostree\\-guest\\-start\\fR(8), \\fBostree\\-guests\\-generator\\fR(8), \\fBostree\\-admin\\fR(1), \\fBsystemd\\-nspawn\\fR(1)\n";
+
+fn render(cmd: clap::Command) -> String {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).section("1").render(&mut page).unwrap();
+    String::from_utf8(page).unwrap() + SEE_ALSO
+}
+
+/// (file name, page) for the tool and each of its commands.
+fn pages() -> Vec<(String, String)> {
+    let cmd = Cli::command().name("ostree-guests");
+    let mut out = vec![("ostree-guests.1".to_owned(), render(cmd.clone()))];
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("ostree-guests-{}", sub.get_name());
+        let file = format!("{name}.1");
+        // clap wants a &'static name; this is a test, the leak is a few bytes.
+        out.push((file, render(sub.clone().name(&*Box::leak(name.into_boxed_str())))));
+    }
+    out
+}
+
+fn man_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/man")
+}
+
+#[test]
+fn man_pages_match_the_parser() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    for (file, page) in pages() {
+        let path = man_dir().join(&file);
+        if update {
+            std::fs::write(&path, &page).unwrap();
+            continue;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        similar_asserts::assert_eq!(
+            committed,
+            page,
+            "docs/man/{file} is out of date: UPDATE_GOLDEN=1 cargo test -p ostree-guests-cli --test man_page"
+        );
+    }
+}
+
+#[test]
+fn man_pages_render_without_warnings() {
+    if Command::new("groff").arg("--version").output().is_err() {
+        eprintln!("SKIP man_pages_render_without_warnings: groff not installed (package groff-base)");
+        return;
+    }
+    for (file, _) in pages() {
+        let out = Command::new("groff")
+            .args(["-man", "-ww", "-z", "-t"])
+            .arg(man_dir().join(&file))
+            .output()
+            .unwrap();
+        let warnings = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && warnings.is_empty(), "{file}: {warnings}");
+    }
+}
