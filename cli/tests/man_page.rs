@@ -15,7 +15,10 @@ const SEE_ALSO: &str = ".SH \"SEE ALSO\"\n\\fBostree\\-guests.d\\fR(5), \\fBostr
 
 fn render(cmd: clap::Command) -> String {
     let mut page = Vec::new();
-    clap_mangen::Man::new(cmd).section("1").render(&mut page).unwrap();
+    clap_mangen::Man::new(cmd)
+        .section("1")
+        .render(&mut page)
+        .unwrap();
     String::from_utf8(page).unwrap() + SEE_ALSO
 }
 
@@ -27,7 +30,10 @@ fn pages() -> Vec<(String, String)> {
         let name = format!("ostree-guests-{}", sub.get_name());
         let file = format!("{name}.1");
         // clap wants a &'static name; this is a test, the leak is a few bytes.
-        out.push((file, render(sub.clone().name(&*Box::leak(name.into_boxed_str())))));
+        out.push((
+            file,
+            render(sub.clone().name(&*Box::leak(name.into_boxed_str()))),
+        ));
     }
     out
 }
@@ -57,7 +63,9 @@ fn man_pages_match_the_parser() {
 #[test]
 fn man_pages_render_without_warnings() {
     if Command::new("groff").arg("--version").output().is_err() {
-        eprintln!("SKIP man_pages_render_without_warnings: groff not installed (package groff-base)");
+        eprintln!(
+            "SKIP man_pages_render_without_warnings: groff not installed (package groff-base)"
+        );
         return;
     }
     for (file, _) in pages() {
@@ -67,6 +75,9 @@ fn man_pages_render_without_warnings() {
             .output()
             .unwrap();
         let warnings = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && warnings.is_empty(), "{file}: {warnings}");
+        assert!(
+            out.status.success() && warnings.is_empty(),
+            "{file}: {warnings}"
+        );
     }
 }
