@@ -99,9 +99,9 @@ fn ours(name: &str) -> bool {
         || (name.starts_with(NM_PREFIX) && name.ends_with(".nmconnection"))
 }
 
-/// Replaces our files in `dir` with `files`: NetworkManager ignores keyfiles others can read,
-/// so everything is written 0600.
-pub fn sync_dir(dir: &Path, files: &BTreeMap<String, String>) -> Result<Vec<String>> {
+/// Replaces our files in `dir` with `files`, written atomically with `mode`, and removes the
+/// files we wrote before that are no longer wanted. Other files in `dir` are never touched.
+pub fn sync_dir(dir: &Path, files: &BTreeMap<String, String>, mode: u32) -> Result<Vec<String>> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut removed = Vec::new();
     for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
@@ -120,10 +120,10 @@ pub fn sync_dir(dir: &Path, files: &BTreeMap<String, String>) -> Result<Vec<Stri
                 .write(true)
                 .create(true)
                 .truncate(true)
-                .mode(0o600)
+                .mode(mode)
                 .open(&tmp)?;
             io::Write::write_all(&mut f, text.as_bytes())?;
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
             fs::rename(&tmp, &path)
         };
         write().with_context(|| format!("writing {}", path.display()))?;
@@ -197,7 +197,13 @@ pub fn run(args: &Args) -> i32 {
         }
         return status;
     }
-    match sync_dir(&dir, &files).and_then(|removed| {
+    // NetworkManager ignores keyfiles others can read; systemd-networkd reads its files as the
+    // systemd-network user, so they must be readable by all (they hold no secrets).
+    let mode = match backend {
+        Backend::Networkmanager => 0o600,
+        Backend::Networkd | Backend::Auto => 0o644,
+    };
+    match sync_dir(&dir, &files, mode).and_then(|removed| {
         for r in removed {
             eprintln!(
                 "removed {} (its bridge is no longer declared)",

@@ -184,3 +184,46 @@ fn networkmanager_reads_our_keyfiles_back_unchanged() {
     assert!(checked >= 5, "only {checked} keyfiles checked");
     eprintln!("NetworkManager kept every setting of {checked} keyfiles");
 }
+
+#[test]
+fn writes_with_the_right_modes_and_removes_stale_files_only() {
+    use std::os::unix::fs::MetadataExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/network/static-two-uplinks-pinned-mac");
+    let root = staged_root(&case, tmp.path());
+    let run = tmp.path().join("run");
+    let net = run.join("systemd/network");
+    let nm = run.join("NetworkManager/system-connections");
+    fs::create_dir_all(&net).unwrap();
+    fs::create_dir_all(&nm).unwrap();
+    // A file of ours for a bridge that is gone, and files that are not ours.
+    fs::write(net.join("50-ostree-guests-old.netdev"), "[NetDev]\n").unwrap();
+    fs::write(net.join("10-admin.network"), "[Match]\n").unwrap();
+    fs::write(nm.join("other.nmconnection"), "[connection]\n").unwrap();
+    let run_backend = |backend: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ostree-guests-network"))
+            .args(["--backend", backend])
+            .env("OSTREE_GUESTS_ROOT", &root)
+            .env("OSTREE_GUESTS_RUN", &run)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{backend}: {out:?}");
+    };
+    run_backend("networkd");
+    let mode = |p: PathBuf| fs::metadata(&p).unwrap().mode() & 0o777;
+    // systemd-networkd reads its files as the systemd-network user.
+    assert_eq!(mode(net.join("50-ostree-guests-lan.netdev")), 0o644);
+    assert!(
+        !net.join("50-ostree-guests-old.netdev").exists(),
+        "stale file kept"
+    );
+    assert!(
+        net.join("10-admin.network").exists(),
+        "a file not ours was removed"
+    );
+    run_backend("networkmanager");
+    // NetworkManager ignores keyfiles that others can read.
+    assert_eq!(mode(nm.join("ostree-guests-lan.nmconnection")), 0o600);
+    assert!(nm.join("other.nmconnection").exists());
+}

@@ -91,6 +91,9 @@ pub fn word(value: &str) -> Result<String, UnitValueError> {
     Ok(out)
 }
 
+/// Longest comment line we write (bytes, before the `# `).
+pub const MAX_COMMENT_LINE: usize = 4096;
+
 /// Builds unit-file text section by section.
 #[derive(Debug, Default)]
 pub struct UnitWriter {
@@ -103,12 +106,23 @@ impl UnitWriter {
     }
 
     /// A comment block; control characters become `?` so a comment can never end early.
+    /// A comment block. Control characters become `?`, a trailing backslash (a continuation
+    /// to older systemd) gets a `?` after it, and lines are cut at MAX_COMMENT_LINE bytes:
+    /// systemd stops reading a file at a line of 1 MiB, and everything after it (the
+    /// `ExecStart=` reset of a fail-closed drop-in among it) would be lost.
     pub fn comment(&mut self, text: &str) -> &mut Self {
         for line in text.split('\n') {
-            let clean: String = line
-                .chars()
-                .map(|c| if c.is_control() { '?' } else { c })
-                .collect();
+            let mut clean = String::with_capacity(line.len().min(MAX_COMMENT_LINE));
+            for c in line.chars() {
+                if clean.len() + c.len_utf8() > MAX_COMMENT_LINE {
+                    clean.push_str("...");
+                    break;
+                }
+                clean.push(if c.is_control() { '?' } else { c });
+            }
+            if clean.ends_with('\\') {
+                clean.push('?');
+            }
             if clean.is_empty() {
                 self.text.push_str("#\n");
             } else {
@@ -176,6 +190,17 @@ mod tests {
     #[test]
     fn word_does_not_touch_dollar() {
         assert_eq!(word("/srv/$x y").unwrap(), r#""/srv/$x y""#);
+    }
+
+    #[test]
+    fn comments_cannot_continue_or_grow_past_the_line_limit() {
+        let mut w = UnitWriter::new();
+        w.comment("ends with a backslash \\");
+        w.comment(&"\u{300}".repeat(1_000_000));
+        let text = w.finish();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "# ends with a backslash \\?");
+        assert!(lines[1].len() <= MAX_COMMENT_LINE + 8 && lines[1].ends_with("..."));
     }
 
     #[test]

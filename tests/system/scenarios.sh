@@ -268,7 +268,15 @@ timeout 60 systemctl stop "$(unit off1)"
 scenario 10 "networking"
 # Connectivity is proven with TCP (the images carry no ping): a one-shot listener on one side
 # (systemd-socket-activate, in every systemd) and bash's /dev/tcp on the other.
-listen() { setsid systemd-socket-activate -l "$1" --inetd -a /bin/echo pong </dev/null >/dev/null 2>&1 & }
+LISTENERS=()
+listen() { setsid systemd-socket-activate -l "$1" --inetd -a /bin/echo pong </dev/null >/dev/null 2>&1 & LISTENERS+=($!); }
+# systemctl VERB on several guests at once; waits for those jobs only (listeners run on).
+units_parallel() {
+	local verb=$1 g pids=()
+	shift
+	for g in "$@"; do systemctl "$verb" "$(unit "$g")" & pids+=($!); done
+	wait "${pids[@]}"
+}
 connect() { timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -n1 <&3' "$1" "$2" 2>/dev/null; }
 guest_v4() { in_guest "$1" ip -4 -o addr show dev "${2:-host0}" scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}'; }
 systemctl start systemd-networkd.service
@@ -300,14 +308,14 @@ verdict "nothing was written to /etc/systemd/network but the admin's drop-in" \
 wait_for 15 ip link show brt
 verdict "networkd created the bridge with its address" "$(ip -4 -o addr show brt 2>&1 | oneline)" \
 	sh -c 'ip -4 -o addr show brt | grep -q "10.77.0.1/24"'
-for g in netb netv netz neth netn; do systemctl start "$(unit "$g")" & done
-wait
+units_parallel start netb netv netz neth netn
 for g in netb netv netz neth netn; do wait_for 60 guest_up "$g"; done
 wait_for 30 sh -c "[ -n \"\$(in_guest netb ip -4 -o addr show dev host0 scope global 2>/dev/null)\" ]"
 ipb=$(guest_v4 netb)
 verdict "the bridged guest got a DHCP lease from the bridge" "host0 ${ipb:-none}" \
 	sh -c 'case "$1" in 10.77.0.1[0-9][0-9]) ;; *) exit 1 ;; esac' sh "$ipb"
 in_guest netb setsid systemd-socket-activate -l 7001 --inetd -a /bin/echo pong </dev/null >/dev/null 2>&1 &
+LISTENERS+=($!)
 sleep 0.5
 out=$(connect "$ipb" 7001)
 verdict "the host reaches the bridged guest" "tcp $ipb:7001 answered '${out:-nothing}'" test "$out" = pong
@@ -319,6 +327,7 @@ sleep 0.5
 out=$(in_guest netv timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/7002" && head -n1 <&3' "$gw" 2>&1)
 verdict "a veth guest reaches the host" "guest ${ipv:-none} -> gateway ${gw:-none}:7002 answered '${out:-nothing}'" test "$out" = pong
 in_guest netv setsid systemd-socket-activate -l 7000 --inetd -a /bin/echo pong </dev/null >/dev/null 2>&1 &
+LISTENERS+=($!)
 sleep 0.5
 hostip=$(ip -4 -o addr show dev ve-netv 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')
 out=$(connect "$hostip" 8080)
@@ -331,8 +340,9 @@ verdict "a host-network guest sees the host's interfaces" "$(in_guest neth ip -o
 	sh -c 'in_guest() { nsenter -t "$(machinectl show -p Leader --value neth)" -a -- "$@"; }; in_guest ip -o link | grep -q " brt:"'
 verdict "a none guest has only lo" "$(in_guest netn ip -o link 2>&1 | awk '{print $2}' | oneline)" \
 	sh -c '[ "$(nsenter -t "$(machinectl show -p Leader --value netn)" -a -- ip -o link | wc -l)" = 1 ]'
-for g in netb netv netz neth netn; do systemctl stop "$(unit "$g")" & done
-wait
+kill "${LISTENERS[@]}" 2>/dev/null
+pkill -f "systemd-socket-activate -l 0.0.0.0:7002" 2>/dev/null
+units_parallel stop netb netv netz neth netn
 rm -f "$CONF/brt.bridge.toml" "$CONF/netb.toml"
 systemctl daemon-reload
 systemctl restart ostree-guests-network.service

@@ -30,7 +30,7 @@ need_root
 ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux make
 
 WORK=${T3A_WORKDIR:-/dev/shm/ostree-guests-t3a}
-TIMEOUT=${T3A_TIMEOUT:-300}
+TIMEOUT=${T3A_TIMEOUT:-600}
 SHARE=$WORK/share
 OUTER_PID=
 

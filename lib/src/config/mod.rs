@@ -140,17 +140,28 @@ fn read_bounded(source: &Source) -> Result<String, ConfigError> {
     file.take(MAX_FILE_SIZE + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| fail(format!("cannot read: {e}")))?;
+    checked_text(&source.logical, &bytes).map(str::to_owned)
+}
+
+/// A config file's bytes as text: bounded in size, UTF-8.
+fn checked_text<'b>(file: &Path, bytes: &'b [u8]) -> Result<&'b str, ConfigError> {
     if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(fail(format!(
-            "file is larger than {} KiB; a guest configuration is a few lines",
-            MAX_FILE_SIZE / 1024
-        )));
+        return Err(ConfigError::file(
+            file,
+            format!(
+                "file is larger than {} KiB; a guest configuration is a few lines",
+                MAX_FILE_SIZE / 1024
+            ),
+        ));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        fail(format!(
-            "not valid UTF-8 (byte offset {}); TOML files must be UTF-8",
-            e.utf8_error().valid_up_to()
-        ))
+    std::str::from_utf8(bytes).map_err(|e| {
+        ConfigError::file(
+            file,
+            format!(
+                "not valid UTF-8 (byte offset {}); TOML files must be UTF-8",
+                e.valid_up_to()
+            ),
+        )
     })
 }
 
@@ -173,20 +184,49 @@ fn load_guest(
         .iter()
         .map(|s| read_bounded(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let layers = all
+    let files: Vec<(&Path, &str)> = all
         .iter()
         .zip(&texts)
-        .map(|(s, t)| layer::parse(&s.logical, t))
+        .map(|(s, t)| (s.logical.as_path(), t.as_str()))
+        .collect();
+    settings_from_texts(name, &files, bridges)
+}
+
+/// A guest's settings from its files' contents, without the file system: the same checks as
+/// [`load`] for one guest, with no bridge declared. `files` is the main file first, then its
+/// drop-ins in the order they apply. For validating text that is not installed, and fuzzing.
+pub fn load_texts(name: &MachineName, files: &[(&Path, &[u8])]) -> Result<Settings, ConfigError> {
+    let texts = files
+        .iter()
+        .map(|(p, bytes)| checked_text(p, bytes).map(|t| (*p, t)))
+        .collect::<Result<Vec<_>, _>>()?;
+    settings_from_texts(name, &texts, &KnownBridges::new())
+}
+
+/// Parse and validate each file, merge them in order, then the checks that need the merged
+/// result; the stateroot defaults to the machine name.
+fn settings_from_texts(
+    name: &MachineName,
+    files: &[(&Path, &str)],
+    bridges: &KnownBridges,
+) -> Result<Settings, ConfigError> {
+    let main = files
+        .first()
+        .map(|(p, _)| *p)
+        .ok_or_else(|| ConfigError::file("", "no configuration"))?;
+    let layers = files
+        .iter()
+        .map(|(p, t)| layer::parse(p, t))
         .collect::<Result<Vec<_>, _>>()?;
     let mut merged = layers
         .first()
         .map(|l| l.table.clone())
-        .ok_or_else(|| ConfigError::file(&sources.main.logical, "no configuration"))?;
+        .ok_or_else(|| ConfigError::file(main, "no configuration"))?;
     for upper in layers.iter().skip(1) {
         layer::merge(merged.get_mut(), upper.table.get_ref());
     }
     let config = layer::deserialize(merged).map_err(|(key, e)| ConfigError {
-        file: sources.main.logical.clone(),
+        file: main.to_owned(),
         line: None,
         key,
         message: e.message().to_owned(),
@@ -196,14 +236,15 @@ fn load_guest(
     let stateroot = match &config.stateroot {
         Some(s) => s.clone(),
         // Every valid machine name is also a valid stateroot name.
-        None => Stateroot::try_from(name.as_str().to_owned())
-            .map_err(|m| ConfigError::file(&sources.main.logical, m))?,
+        None => {
+            Stateroot::try_from(name.as_str().to_owned()).map_err(|m| ConfigError::file(main, m))?
+        }
     };
     Ok(Settings { stateroot, config })
 }
 
 /// The error at the place that set `key`: the last layer that mentions it wins the merge.
-pub(crate) fn locate(layers: &[layer::Layer<'_>], key: &str, message: String) -> ConfigError {
+fn locate(layers: &[layer::Layer<'_>], key: &str, message: String) -> ConfigError {
     for l in layers.iter().rev() {
         if let Some(line) = layer::find_key_line(l, key) {
             return ConfigError {
@@ -236,7 +277,7 @@ const RESERVED_TARGETS: &[&str] = &[
     "/", "/usr", "/etc", "/var", "/boot", "/proc", "/sys", "/dev", "/run", "/sysroot", "/ostree",
 ];
 
-pub(crate) fn check_combinations(
+fn check_combinations(
     c: &GuestConfig,
     bridges: &KnownBridges,
     err: impl Fn(&str, String) -> ConfigError,

@@ -23,13 +23,16 @@ fn header(w: &mut UnitWriter, guest: &Guest) {
     ));
 }
 
+/// systemd takes `SourcePath=` verbatim (no unquoting), so the path is written as it is; our
+/// config paths are a fixed directory plus a validated name, and anything else is refused.
 fn source_path(guest: &Guest) -> Result<String, UnitValueError> {
     let main = guest
         .sources
         .first()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    unit::word(&main)
+    unit::check_line(&main)?;
+    Ok(main.replace('%', "%%"))
 }
 
 fn prevent_restart() -> String {
@@ -43,7 +46,13 @@ fn prevent_restart() -> String {
 pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueError> {
     let c = &settings.config;
     let name = guest.name.as_str();
-    let description = match &c.description {
+    // An empty Description= would make systemd show the bare unit name: use ours instead.
+    let description = match c
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
         Some(d) => unit::text(d)?,
         None => unit::text(&format!(
             "OSTree guest {name} (stateroot {})",
