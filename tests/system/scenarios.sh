@@ -340,8 +340,14 @@ verdict "a host-network guest sees the host's interfaces" "$(in_guest neth ip -o
 	sh -c 'in_guest() { nsenter -t "$(machinectl show -p Leader --value neth)" -a -- "$@"; }; in_guest ip -o link | grep -q " brt:"'
 verdict "a none guest has only lo" "$(in_guest netn ip -o link 2>&1 | awk '{print $2}' | oneline)" \
 	sh -c '[ "$(nsenter -t "$(machinectl show -p Leader --value netn)" -a -- ip -o link | wc -l)" = 1 ]'
+# The listeners (also those inside guests, visible here through their nested PID namespaces)
+# ignore SIGTERM: a guest's shutdown would wait 90 s for one before killing it.
 kill "${LISTENERS[@]}" 2>/dev/null
-pkill -f "systemd-socket-activate -l 0.0.0.0:7002" 2>/dev/null
+for p in /proc/[0-9]*; do
+	case "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" in
+	"systemd-socket-activate -l "*) kill -KILL "${p#/proc/}" 2>/dev/null ;;
+	esac
+done
 units_parallel stop netb netv netz neth netn
 rm -f "$CONF/brt.bridge.toml" "$CONF/netb.toml"
 systemctl daemon-reload
