@@ -76,6 +76,23 @@ fn in_use(unit: &str) -> bool {
     systemctl_says("is-enabled", unit) || systemctl_says("is-active", unit)
 }
 
+/// Why a `zone` guest cannot work on this host, if it cannot: only systemd-networkd configures
+/// nspawn's vz-* bridges (DHCP, NAT, via its stock 80-container-vz.network); NetworkManager
+/// leaves them alone. Unknown states (no systemd to ask) refuse nothing.
+pub fn zone_problem(networkd_in_use: bool, networkmanager_in_use: bool) -> Option<&'static str> {
+    (networkmanager_in_use && !networkd_in_use).then_some(
+        "network.mode = \"zone\" needs systemd-networkd (it gives nspawn's vz-* bridges DHCP and NAT), and this host runs NetworkManager without it: use mode = \"veth\" or \"bridge\"",
+    )
+}
+
+/// The same question about the running host.
+pub fn zone_problem_here() -> Option<&'static str> {
+    zone_problem(
+        in_use("systemd-networkd.service"),
+        in_use("NetworkManager.service"),
+    )
+}
+
 /// NetworkManager wins: Fedora Atomic hosts run it (CoreOS ships no networkd), and two stacks
 /// must not manage one bridge.
 pub fn detect_backend(wanted: Backend) -> Option<Backend> {
@@ -220,5 +237,19 @@ pub fn run(args: &Args) -> i32 {
             eprintln!("{e:#}");
             EXIT_FAILED
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_guests_are_refused_only_on_networkmanager_only_hosts() {
+        assert!(zone_problem(false, true).is_some());
+        assert_eq!(zone_problem(true, true), None);
+        assert_eq!(zone_problem(true, false), None);
+        // nothing known (no systemd): let nspawn try
+        assert_eq!(zone_problem(false, false), None);
     }
 }

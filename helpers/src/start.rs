@@ -284,6 +284,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         resolved.deployment.label(),
         resolved.deployment.index
     );
+    if settings.config.network.mode == config::NetworkMode::Zone
+        && let Some(why) = crate::network::zone_problem_here()
+    {
+        return Err(Failure::new(
+            exit::CONFIG_INVALID,
+            format!("{}: {why}", guest.name),
+        ));
+    }
     if let Some(bridge) = &settings.config.network.bridge {
         wait_for_bridge(guest.name.as_str(), bridge)?;
     }

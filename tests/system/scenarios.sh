@@ -217,9 +217,11 @@ verdict "after systemctl stop no machine stays registered" "machines: $(machinec
 # ---- 7. deployment directory garbage-collected under a stopped guest -----------------------------
 scenario 7 "deployment gone"
 gd=$(status_dep gone)
-out=$(unshare -m sh -c 'mount -o remount,bind,rw /sysroot && chattr -i "$1" && rm -rf "$1" && echo removed' sh \
+# Moved aside and put back afterwards: while a boot entry names a missing directory, every
+# `ostree admin` command refuses to load the sysroot, and later scenarios need it.
+out=$(unshare -m sh -c 'mount -o remount,bind,rw /sysroot && chattr -i "$1" && mv "$1" "$1.t3a-aside" && echo moved aside' sh \
 	"/sysroot/ostree/deploy/gone/deploy/$gd" 2>&1)
-verdict "removed gone's deployment $gd (chattr -i, rm -rf)" "$out" test ! -e "/sysroot/ostree/deploy/gone/deploy/$gd"
+verdict "gone's deployment $gd vanished (moved aside, as if garbage-collected)" "$out" test ! -e "/sysroot/ostree/deploy/gone/deploy/$gd"
 timeout 60 systemctl start "$(unit gone)" 2>/dev/null; rc=$?
 sleep 4
 stt=$(systemctl status --no-pager -n 20 "$(unit gone)" 2>&1)
@@ -228,6 +230,8 @@ verdict "starting it fails with our deployment-missing message" "${msg:-$(tail -
 verdict "exit 81, no restart, no crash" "start rc=$rc, ExecMainStatus=$(prop gone ExecMainStatus), Result=$(prop gone Result), NRestarts=$(prop gone NRestarts)" \
 	test "$(prop gone ExecMainStatus)" = 81 -a "$(prop gone NRestarts)" = 0 -a "$(prop gone Result)" = exit-code
 systemctl reset-failed "$(unit gone)" 2>/dev/null
+unshare -m sh -c 'mount -o remount,bind,rw /sysroot && mv "$1.t3a-aside" "$1" && chattr +i "$1"' sh "/sysroot/ostree/deploy/gone/deploy/$gd"
+verdict "ostree admin status works again once it is back" "$(ostree admin status 2>&1 | head -1)" ostree admin status
 
 # ---- 8. the guest's journal from the host; machinectl poweroff --------------------------------------
 scenario 8 "journal and poweroff"
@@ -354,6 +358,79 @@ systemctl daemon-reload
 systemctl restart ostree-guests-network.service
 verdict "a bridge no longer declared loses its runtime files" "$(ls /run/systemd/network/ 2>&1 | oneline)" \
 	test ! -e /run/systemd/network/50-ostree-guests-brt.netdev
+
+# ---- 11. the admin CLI on the booted host ------------------------------------------------------------
+scenario 11 "ostree-guests CLI"
+CLI=/usr/bin/ostree-guests
+src_ref=$(ostree refs | grep '^netn/' | head -1)
+out=$("$CLI" create cliguest --ref "$src_ref" --network none 2>&1)
+rc=$?
+verdict "ostree-guests create cliguest --ref $src_ref" "rc=$rc: $(echo "$out" | tail -3 | oneline)" test "$rc" = 0
+verdict "the host stays the default and booted after create" "$(ostree admin status | head -1)" \
+	sh -c 'ostree admin status | head -1 | grep -q "^\* host "'
+systemctl daemon-reload
+timeout 60 systemctl start "$(unit cliguest)"
+wait_for 30 guest_up cliguest
+verdict "daemon-reload + start boots the created guest" "$(systemctl is-active "$(unit cliguest)")" guest_up cliguest
+list=$("$CLI" list --json 2>&1)
+verdict "list --json reports it running" "$(echo "$list" | oneline | cut -c1-200)" \
+	sh -c 'echo "$1" | grep -q "\"cliguest\"" && echo "$1" | grep -q "\"active\""' sh "$list"
+st=$("$CLI" status cliguest --json 2>&1)
+verdict "status --json reports the unit and the deployment" "$(echo "$st" | oneline | cut -c1-200)" \
+	sh -c 'echo "$1" | grep -q "\"active\"" && echo "$1" | grep -q "$2"' sh "$st" "$(dry_dep cliguest)"
+before=$(dry_dep cliguest)
+dir=$(mktemp -d /tmp/t3a-cli.XXXXXX)
+chmod 0755 "$dir"
+mkdir -p "$dir/usr/share/ostree-guests-test" && echo cliguest-v2 >"$dir/usr/share/ostree-guests-test/version"
+ostree commit --repo=/ostree/repo -b "$src_ref" --tree=ref="$src_ref" --tree=dir="$dir" --add-metadata-string=version=cli-2 >/dev/null
+rm -rf "$dir"
+out=$("$CLI" upgrade cliguest 2>&1)
+rc=$?
+wait_for 30 guest_up cliguest
+after=$(dry_dep cliguest)
+verdict "upgrade deploys the new commit and restarts the guest on it" \
+	"rc=$rc $before -> $after, guest sees '$(in_guest cliguest cat /usr/share/ostree-guests-test/version 2>&1)'; $(echo "$out" | tail -2 | oneline)" \
+	sh -c '[ "$1" = 0 ] && [ "$2" != "$3" ] && [ "$(nsenter -t "$(machinectl show -p Leader --value cliguest)" -a -- cat /usr/share/ostree-guests-test/version)" = cliguest-v2 ]' sh "$rc" "$before" "$after"
+verdict "the host stays the default and booted after upgrade" "$(ostree admin status | head -1)" \
+	sh -c 'ostree admin status | head -1 | grep -q "^\* host "'
+out=$("$CLI" remove cliguest --purge --yes 2>&1)
+rc=$?
+verdict "remove --purge leaves no unit, no deployment, no config" \
+	"rc=$rc; drop-in $(ls /run/systemd/generator/systemd-nspawn@cliguest.service.d 2>&1 | oneline); status $(ostree admin status | grep -c ' cliguest ') deployments; $(ls $CONF/cliguest.toml /ostree/deploy/cliguest 2>&1 | oneline)" \
+	sh -c '[ "$1" = 0 ] && [ ! -e /run/systemd/generator/systemd-nspawn@cliguest.service.d ] && ! ostree admin status | grep -q " cliguest " && [ ! -e '"$CONF"'/cliguest.toml ] && [ ! -e /ostree/deploy/cliguest ] && ! systemctl is-active --quiet "systemd-nspawn@cliguest.service"' sh "$rc"
+
+# ---- 12. limits and faults: resources, reloads, cleanup, host upgrade, /var kept ------------------------
+scenario 12 "limits and faults"
+printf '[network]\nmode = "none"\n[resources]\nmemory-max = "512M"\ntasks-max = 200\ncpu-quota = "50%%"\nio-weight = 50\n' >"$CONF/netn.toml"
+chmod 0644 "$CONF/netn.toml"
+systemctl daemon-reload
+props=$(systemctl show -p MemoryMax -p TasksMax -p CPUQuotaPerSecUSec -p IOWeight "$(unit netn)" | oneline)
+verdict "resource limits appear in systemctl show" "$props" \
+	sh -c 'for want in MemoryMax=536870912 TasksMax=200 CPUQuotaPerSecUSec=500ms IOWeight=50; do echo "$1" | grep -q "$want" || exit 1; done' sh "$props"
+is_active auto1 || { timeout 60 systemctl start "$(unit auto1)"; wait_for 30 guest_up auto1; }
+pid=$(prop auto1 MainPID) nr=$(prop auto1 NRestarts)
+for _ in $(seq 50); do systemctl daemon-reload; done
+verdict "50 daemon-reloads leave a running guest undisturbed" "MainPID $pid -> $(prop auto1 MainPID), NRestarts $nr -> $(prop auto1 NRestarts)" \
+	sh -c '[ "$1" = "$(systemctl show -p MainPID --value systemd-nspawn@auto1.service)" ] && [ "$2" = "$(systemctl show -p NRestarts --value systemd-nspawn@auto1.service)" ]' sh "$pid" "$nr"
+verdict "...and it still answers" "$(systemctl is-active "$(unit auto1)")" guest_up auto1
+a1=$(dry_dep auto1)
+out=$(ostree admin cleanup 2>&1)
+verdict "ostree admin cleanup while a guest runs keeps its deployment" "$(echo "$out" | oneline); $a1 still there: $(ls -d /ostree/deploy/auto1/deploy/"$a1" 2>&1)" \
+	sh -c 'test -d "/ostree/deploy/auto1/deploy/$1"' sh "$a1"
+verdict "...and the guest runs on" "$(systemctl is-active "$(unit auto1)")" guest_up auto1
+host_ref=$(ostree refs | grep '^host/' | head -1)
+out=$(ostree admin deploy --os=host "$host_ref" 2>&1)
+rc=$?
+verdict "a host deploy (upgrade) with guests installed makes only the host's new deployment the default" \
+	"rc=$rc; first entry $(ostree admin status | sed -n 1p | oneline); $(echo "$out" | tail -1)" \
+	sh -c '[ "$1" = 0 ] && ostree admin status | sed -n 1p | grep -q "^  host "' sh "$rc"
+verdict "...guest deployments are kept" "$(ostree admin status | awk '$1 !~ /^(Version|origin|Pinned)/ {print $1 == "*" ? $2 : $1}' | sort | uniq -c | oneline)" \
+	sh -c 'for g in auto1 fresh upg pinned; do ostree admin status | grep -q " $g " || exit 1; done'
+timeout 60 systemctl restart "$(unit fresh)"
+wait_for 30 guest_up fresh
+verdict "...and guests still boot after it" "$(systemctl is-active "$(unit fresh)")" guest_up fresh
+verdict "a guest's /var keeps its data through all of it" "$(in_guest fresh sh -c 'ls /var/t3a-* 2>&1' | oneline)" \
+	sh -c 'nsenter -t "$(machinectl show -p Leader --value fresh)" -a -- sh -c "ls /var/t3a-*" >/dev/null'
 
 scenario end ""
 info "done"
