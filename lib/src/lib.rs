@@ -14,6 +14,7 @@ pub mod paths;
 pub mod render;
 pub mod unit;
 pub mod unit_reader;
+mod validated;
 
 /// Crate internals for the fuzz targets in `fuzz/`: not an API, may change at any time.
 #[doc(hidden)]

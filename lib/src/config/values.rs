@@ -1,7 +1,6 @@
 //! Validated value types. Each one checks its input while deserializing, so a bad value is
 //! reported with its file position, and whatever reaches a renderer is already safe to write.
 
-use std::fmt;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -25,56 +24,18 @@ impl From<IntOrString> for String {
     }
 }
 
-// `try_from` needs the type name as a string and as a type; keep both spellings side by side.
-macro_rules! newtype_from_string {
-    ($name:ident, $check:path) => {
-        string_newtype_impl!($name, "String", String, $check);
-    };
-}
-macro_rules! newtype_from_int_or_string {
-    ($name:ident, $check:path) => {
-        string_newtype_impl!($name, "IntOrString", IntOrString, $check);
-    };
-}
-macro_rules! string_newtype_impl {
-    ($name:ident, $from:literal, $from_ty:ty, $check:path) => {
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
-        #[serde(try_from = $from)]
-        pub struct $name(String);
+use crate::validated::validated_string;
 
-        impl TryFrom<$from_ty> for $name {
-            type Error = String;
-            fn try_from(v: $from_ty) -> Result<Self, String> {
-                let s: String = v.into();
-                $check(&s)?;
-                Ok(Self(s))
-            }
-        }
-
-        impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-newtype_from_string!(Stateroot, check_stateroot);
-newtype_from_string!(ZoneName, check_zone);
-newtype_from_string!(InterfaceName, check_ifname);
-newtype_from_string!(PortForward, check_port);
-newtype_from_string!(BindTarget, check_bind_path);
-newtype_from_string!(BindSource, check_bind_source);
-newtype_from_string!(Capability, check_capability);
-newtype_from_string!(SyscallToken, check_syscall);
-newtype_from_string!(SecurityLabel, check_label);
-newtype_from_int_or_string!(IoWeight, check_io_weight);
+validated_string!(Stateroot, "String", String, check check_stateroot);
+validated_string!(ZoneName, "String", String, check check_zone);
+validated_string!(InterfaceName, "String", String, check check_ifname);
+validated_string!(PortForward, "String", String, check check_port);
+validated_string!(BindTarget, "String", String, check check_bind_path);
+validated_string!(BindSource, "String", String, check check_bind_source);
+validated_string!(Capability, "String", String, check check_capability);
+validated_string!(SyscallToken, "String", String, check check_syscall);
+validated_string!(SecurityLabel, "String", String, check check_label);
+validated_string!(IoWeight, "IntOrString", IntOrString, check check_io_weight);
 
 impl BindSource {
     /// True for `+/path`: a path inside the guest's own deployment, not on the host.
@@ -151,9 +112,9 @@ fn check_io_weight(s: &str) -> Result<(), String> {
         )),
     }
 }
-newtype_from_string!(CpuQuota, check_cpu_quota);
-newtype_from_int_or_string!(MemorySize, check_memory);
-newtype_from_int_or_string!(TasksMax, check_tasks);
+validated_string!(CpuQuota, "String", String, check check_cpu_quota);
+validated_string!(MemorySize, "IntOrString", IntOrString, check check_memory);
+validated_string!(TasksMax, "IntOrString", IntOrString, check check_tasks);
 
 /// A stateroot is a directory name under `/ostree/deploy`; it also appears in nspawn arguments.
 fn check_stateroot(s: &str) -> Result<(), String> {

@@ -21,16 +21,20 @@ pub struct Resolved {
 /// `run/ostree-booted` must exist and the root must be the same inode as a listed deployment's
 /// directory (a booted root is a bind mount of it). `/proc/cmdline` is deliberately not used.
 ///
-/// Composefs-booted hosts are not matched here (`/` is an overlay; libostree ≥ 2024.2 compares
-/// the `backing-root-device-inode` recorded in `/run/ostree-booted`): [`booted_stateroot`] falls
-/// back to the kernel command line for them.
-pub fn booted_deployment<'a>(layout: &Layout, deps: &'a [Deployment]) -> Option<&'a Deployment> {
-    if !layout
+/// libostree's marker of a system booted from a deployment (its content does not matter here).
+fn ostree_booted(layout: &Layout) -> bool {
+    layout
         .root
         .join("run/ostree-booted")
         .try_exists()
         .unwrap_or(false)
-    {
+}
+
+/// Composefs-booted hosts are not matched here (`/` is an overlay; libostree ≥ 2024.2 compares
+/// the `backing-root-device-inode` recorded in `/run/ostree-booted`): [`booted_stateroot`] falls
+/// back to the kernel command line for them.
+pub fn booted_deployment<'a>(layout: &Layout, deps: &'a [Deployment]) -> Option<&'a Deployment> {
+    if !ostree_booted(layout) {
         return None;
     }
     let root = fs::metadata(&layout.root).ok()?;
@@ -48,12 +52,7 @@ pub fn booted_stateroot(layout: &Layout, deps: &[Deployment]) -> Option<String> 
     if let Some(d) = booted_deployment(layout, deps) {
         return Some(d.stateroot.clone());
     }
-    if !layout
-        .root
-        .join("run/ostree-booted")
-        .try_exists()
-        .unwrap_or(false)
-    {
+    if !ostree_booted(layout) {
         return None;
     }
     let cmdline = fs::read_to_string(layout.root.join("proc/cmdline")).ok()?;

@@ -6,6 +6,8 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
+use crate::validated::validated_string;
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct BridgeConfig {
@@ -70,36 +72,9 @@ pub const BRIDGE_KEYS: &[&str] = &[
     "backend",
 ];
 
-macro_rules! validated {
-    ($name:ident, $check:path) => {
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-        #[serde(try_from = "String")]
-        pub struct $name(String);
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, String> {
-                $check(&s).map(Self)
-            }
-        }
-
-        impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-validated!(MacAddress, parse_mac);
-validated!(IpPrefix, parse_prefix);
-validated!(IpAddress, parse_ip);
+validated_string!(MacAddress, "String", String, normalize parse_mac);
+validated_string!(IpPrefix, "String", String, normalize parse_prefix);
+validated_string!(IpAddress, "String", String, normalize parse_ip);
 
 /// Lower-case `aa:bb:cc:dd:ee:ff`, unicast (a bridge cannot have a multicast address).
 fn parse_mac(s: &str) -> Result<String, String> {
