@@ -26,19 +26,20 @@ GUEST_ROOTFS_VERSION=ostree-guests-guest-rootfs-1
 : "${GUEST_PACKAGES:=systemd,systemd-sysv,dbus,iproute2,ostree}"
 : "${OSTREE_GUESTS_SCRATCH:=/dev/shm}"
 
-guest_rootfs_key() {
-	local arch
-	arch=$(dpkg --print-architecture)
-	printf '%s\n' "$GUEST_SUITE" "$GUEST_VARIANT" "$GUEST_PACKAGES" "$arch" "$GUEST_ROOTFS_VERSION" |
-		sha256sum | cut -c1-12
+# debootstrap_tar_path KIND SUITE VARIANT PACKAGES VERSION: where that tarball is cached; the key
+# hashes everything that decides its content.
+debootstrap_tar_path() {
+	local key
+	key=$(printf '%s\n' "$2" "$3" "$4" "$(dpkg --print-architecture)" "$5" | sha256sum | cut -c1-12)
+	printf '%s/%s-%s.tar\n' "$OSTREE_GUESTS_CACHE" "$1" "$key"
 }
 
-guest_rootfs_path() { printf '%s/guest-%s.tar\n' "$OSTREE_GUESTS_CACHE" "$(guest_rootfs_key)"; }
-
-# Print the tarball path; build it first when it is not cached.
-guest_rootfs_tar() {
-	local tar scratch mirror t0 rc=0
-	tar=$(guest_rootfs_path)
+# cached_debootstrap KIND SUITE VARIANT PACKAGES VERSION: print the tarball path, running
+# debootstrap first when it is not cached. Built on scratch space, written as .tmp and renamed,
+# under a lock so that concurrent runs build it once.
+cached_debootstrap() {
+	local kind=$1 suite=$2 variant=$3 packages=$4 tar scratch mirror t0 lock rc=0
+	tar=$(debootstrap_tar_path "$@")
 	if [ -s "$tar" ]; then
 		printf '%s\n' "$tar"
 		return 0
@@ -46,24 +47,24 @@ guest_rootfs_tar() {
 	need_root
 	ensure_packages debootstrap
 	mkdir -p "$OSTREE_GUESTS_CACHE"
-	exec 8>"$tar.lock"
-	flock 8
+	exec {lock}>"$tar.lock"
+	flock "$lock"
 	if [ -s "$tar" ]; then # another run built it while we waited
-		exec 8>&-
+		exec {lock}>&-
 		printf '%s\n' "$tar"
 		return 0
 	fi
 	mirror=$(debian_mirror) || return 1
-	scratch=$(mktemp -d "$OSTREE_GUESTS_SCRATCH/ostree-guests-debootstrap.XXXXXX")
+	scratch=$(mktemp -d "$OSTREE_GUESTS_SCRATCH/ostree-guests-debootstrap-$kind.XXXXXX")
 	t0=$EPOCHREALTIME
-	log "debootstrap --variant=$GUEST_VARIANT --include=$GUEST_PACKAGES $GUEST_SUITE from $mirror (about a minute)"
-	debootstrap --variant="$GUEST_VARIANT" --include="$GUEST_PACKAGES" \
-		"$GUEST_SUITE" "$scratch/root" "$mirror" >"$scratch/debootstrap.log" 2>&1 || rc=$?
+	log "debootstrap $kind rootfs: --variant=$variant --include=$packages $suite from $mirror (a minute or two)"
+	debootstrap --variant="$variant" --include="$packages" \
+		"$suite" "$scratch/root" "$mirror" >"$scratch/debootstrap.log" 2>&1 || rc=$?
 	if [ $rc -ne 0 ]; then
-		log "debootstrap failed (rc=$rc); last lines of its log:"
+		log "$kind debootstrap failed (rc=$rc); last lines of its log:"
 		tail -n 25 "$scratch/debootstrap.log" >&2
 		rm -rf --one-file-system "$scratch"
-		exec 8>&-
+		exec {lock}>&-
 		return 1
 	fi
 	rm -rf "$scratch/root/var/cache/apt/archives/"*.deb "$scratch/root/var/lib/apt/lists/"* 2>/dev/null
@@ -71,11 +72,16 @@ guest_rootfs_tar() {
 		mv -f "$tar.tmp" "$tar" || rc=$?
 	rm -rf --one-file-system "$scratch"
 	rm -f "$tar.tmp"
-	exec 8>&-
+	exec {lock}>&-
 	[ $rc -eq 0 ] || { log "writing $tar failed"; return 1; }
-	log "cached guest rootfs $tar ($(du -h "$tar" | cut -f1), $(elapsed_since "$t0")s)"
+	log "cached $kind rootfs $tar ($(du -h "$tar" | cut -f1), $(elapsed_since "$t0")s)"
 	printf '%s\n' "$tar"
 }
+
+guest_rootfs_args() { printf '%s\n' guest "$GUEST_SUITE" "$GUEST_VARIANT" "$GUEST_PACKAGES" "$GUEST_ROOTFS_VERSION"; }
+guest_rootfs_path() { local a; mapfile -t a < <(guest_rootfs_args); debootstrap_tar_path "${a[@]}"; }
+# Print the tarball path; build it first when it is not cached.
+guest_rootfs_tar() { local a; mapfile -t a < <(guest_rootfs_args); cached_debootstrap "${a[@]}"; }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -euo pipefail
