@@ -16,7 +16,8 @@ use ostree_guests::deployment::{
 use ostree_guests::paths::ENV_SYSROOT;
 
 use crate::exit::{
-    BOOT_FULL, Failure, HOST_DEFAULT_CHANGED, HOST_STATEROOT, OSTREE_FAILED, Result, VERIFY_FAILED,
+    BOOT_FULL, Failure, HOST_DEFAULT_CHANGED, HOST_STATEROOT, IO_FAILED, OSTREE_FAILED, Result,
+    VERIFY_FAILED,
 };
 use crate::ostree::Ostree;
 use crate::progress;
@@ -106,17 +107,40 @@ impl Host {
             .write(true)
             .open(&path)
             .map_err(|e| Failure::io("opening lock file", &path, e))?;
-        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-            Ok(l) => Ok(l),
+        let lock = match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        {
+            Ok(l) => l,
             Err((file, _)) => {
                 progress::step(&format!(
                     "waiting for another ostree-guests command ({} is locked)",
                     path.display()
                 ));
                 nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-                    .map_err(|(_, e)| Failure::io("locking", &path, e))
+                    .map_err(|(_, e)| Failure::io("locking", &path, e))?
             }
+        };
+        self.make_writable()?;
+        Ok(lock)
+    }
+
+    /// Fedora mounts /sysroot read-only. `ostree admin deploy` remounts it for itself, but
+    /// `os-init` (ostree 2022.7) and our own `--purge` do not, so every writer works in a private
+    /// mount namespace where /sysroot is writable; the host keeps its read-only mount.
+    fn make_writable(&self) -> Result<()> {
+        if self.explicit_sysroot {
+            return Ok(());
         }
+        ostree_guests_helpers::mounts::enter_private_namespace()
+            .and_then(|()| ostree_guests_helpers::mounts::prepare_sysroot(&self.layout.sysroot))
+            .map_err(|e| {
+                Failure::new(
+                    IO_FAILED,
+                    format!(
+                        "making {} writable for ostree: {e:#}",
+                        self.layout.sysroot.display()
+                    ),
+                )
+            })
     }
 
     /// Refuses a stateroot that is the host's own: the booted one, or the one owning the default
