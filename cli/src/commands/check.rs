@@ -13,7 +13,14 @@ use crate::files;
 use super::{find_guest, load};
 
 /// Prints the loader's findings the way the generator logs them; returns (valid, invalid).
-fn report(loaded: &Loaded, rename: &dyn Fn(String) -> String) -> (usize, usize) {
+/// `show_bridge` picks the bridge declarations to report: all of them for the installed
+/// configuration, only the one a given file declares when files are checked (the others are
+/// linked in only so that guests see the bridges they would see once installed).
+fn report(
+    loaded: &Loaded,
+    rename: &dyn Fn(String) -> String,
+    show_bridge: &dyn Fn(&str) -> bool,
+) -> (usize, usize) {
     for w in &loaded.warnings {
         eprintln!("ostree-guests: warning: {}", rename(w.clone()));
     }
@@ -37,7 +44,7 @@ fn report(loaded: &Loaded, rename: &dyn Fn(String) -> String) -> (usize, usize) 
         }
     }
     let mut bad_bridges = 0;
-    for b in &loaded.bridges {
+    for b in loaded.bridges.iter().filter(|b| show_bridge(&b.name)) {
         match &b.settings {
             Err(e) => {
                 bad_bridges += 1;
@@ -147,7 +154,7 @@ pub fn validate(paths: &[PathBuf]) -> Result<()> {
     let mut invalid = 0;
     if paths.is_empty() {
         let loaded = load();
-        let (v, i) = report(&loaded, &|s| s);
+        let (v, i) = report(&loaded, &|s| s, &|_| true);
         (valid, invalid) = (v, i);
         if loaded.guests.is_empty() && loaded.unnamed.is_empty() {
             println!("no guests configured");
@@ -155,13 +162,20 @@ pub fn validate(paths: &[PathBuf]) -> Result<()> {
     }
     for p in paths {
         let (loaded, rename) = load_path(p)?;
-        if loaded.guests.is_empty() && loaded.unnamed.is_empty() {
+        let file_name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let declared = file_name
+            .strip_suffix(config::BRIDGE_SUFFIX)
+            .map(str::to_owned);
+        if declared.is_none() && loaded.guests.is_empty() && loaded.unnamed.is_empty() {
             eprintln!(
                 "ostree-guests: {}: no guest configuration found",
                 p.display()
             );
         }
-        let (v, i) = report(&loaded, &*rename);
+        let (v, i) = report(&loaded, &*rename, &|name| declared.as_deref() == Some(name));
         valid += v;
         invalid += i;
     }
