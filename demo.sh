@@ -15,7 +15,7 @@ cd "$repo"
 # shellcheck source=tests/lib/common.sh
 source tests/lib/common.sh
 need_root
-ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux
+ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux make
 
 work=$(mktemp -d /dev/shm/ostree-guests-demo.XXXXXX)
 helper_pid=
