@@ -378,12 +378,17 @@ verdict "list --json reports it running" "$(echo "$list" | oneline | cut -c1-200
 st=$("$CLI" status cliguest --json 2>&1)
 verdict "status --json reports the unit and the deployment" "$(echo "$st" | oneline | cut -c1-200)" \
 	sh -c 'echo "$1" | grep -q "\"unit_state\": *\"active\|\"active (running)\"" && echo "$1" | grep -q "$2"' sh "$st" "$(dry_dep cliguest)"
+cli_commit() { # cli_commit N: a new commit on the guest's ref whose marker says cliguest-vN
+	local dir
+	dir=$(mktemp -d /tmp/t3a-cli.XXXXXX)
+	chmod 0755 "$dir"
+	mkdir -p "$dir/usr/share/ostree-guests-test" && echo "cliguest-v$1" >"$dir/usr/share/ostree-guests-test/version"
+	ostree commit --repo=/ostree/repo -b "$src_ref" --tree=ref="$src_ref" --tree=dir="$dir" --add-metadata-string=version="cli-$1" >/dev/null
+	rm -rf "$dir"
+}
+guest_version() { in_guest cliguest cat /usr/share/ostree-guests-test/version 2>/dev/null; }
 before=$(dry_dep cliguest)
-dir=$(mktemp -d /tmp/t3a-cli.XXXXXX)
-chmod 0755 "$dir"
-mkdir -p "$dir/usr/share/ostree-guests-test" && echo cliguest-v2 >"$dir/usr/share/ostree-guests-test/version"
-ostree commit --repo=/ostree/repo -b "$src_ref" --tree=ref="$src_ref" --tree=dir="$dir" --add-metadata-string=version=cli-2 >/dev/null
-rm -rf "$dir"
+cli_commit 2
 out=$("$CLI" upgrade cliguest 2>&1)
 rc=$?
 wait_for 30 guest_up cliguest
@@ -393,6 +398,21 @@ verdict "upgrade deploys the new commit and restarts the guest on it" \
 	sh -c '[ "$1" = 0 ] && [ "$2" != "$3" ] && [ "$(nsenter -t "$(machinectl show -p Leader --value cliguest)" -a -- cat /usr/share/ostree-guests-test/version)" = cliguest-v2 ]' sh "$rc" "$before" "$after"
 verdict "the host stays the default and booted after upgrade" "$(ostree admin status | head -1)" \
 	sh -c 'ostree admin status | head -1 | grep -q "^\* host "'
+for v in 3 4; do
+	cli_commit "$v"
+	"$CLI" upgrade cliguest >/dev/null 2>&1
+	wait_for 30 sh -c '[ "$(nsenter -t "$(machinectl show -p Leader --value cliguest)" -a -- cat /usr/share/ostree-guests-test/version 2>/dev/null)" = "$0" ]' "cliguest-v$v"
+done
+n=$(ostree admin status | grep -c " cliguest ")
+verdict "after three upgrades the guest runs the newest, with at most 2 deployments kept" \
+	"guest sees '$(guest_version)', $n deployments; first entry $(ostree admin status | head -1 | cut -c1-20)" \
+	sh -c '[ "$1" = cliguest-v4 ] && [ "$2" -le 2 ] && ostree admin status | head -1 | grep -q "^\* host "' sh "$(guest_version)" "$n"
+out=$("$CLI" rollback cliguest 2>&1)
+rc=$?
+wait_for 30 sh -c '[ "$(nsenter -t "$(machinectl show -p Leader --value cliguest)" -a -- cat /usr/share/ostree-guests-test/version 2>/dev/null)" = cliguest-v3 ]'
+verdict "rollback returns the running guest to the previous deployment" \
+	"rc=$rc, guest sees '$(guest_version)'; $(echo "$out" | tail -2 | oneline)" \
+	sh -c '[ "$1" = 0 ] && [ "$2" = cliguest-v3 ] && ostree admin status | head -1 | grep -q "^\* host "' sh "$rc" "$(guest_version)"
 out=$("$CLI" remove cliguest --purge --yes 2>&1)
 rc=$?
 verdict "remove --purge leaves no unit, no deployment, no config" \
