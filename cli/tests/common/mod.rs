@@ -9,17 +9,9 @@ use std::process::{Command, Output};
 
 use ostree_guests::deployment::{self, Deployment, Layout, Pin};
 
-/// Why these tests cannot run here, if they cannot.
-pub fn skip_reason() -> Option<String> {
-    if !nix::unistd::geteuid().is_root() {
-        return Some("not root (bare repos and deployments need root)".into());
-    }
-    match Command::new("ostree").arg("--version").output() {
-        Ok(o) if o.status.success() => None,
-        Ok(o) => Some(format!("`ostree --version` failed: {}", o.status)),
-        Err(e) => Some(format!("no ostree binary: {e}")),
-    }
-}
+#[path = "../../../tests/support/ostree_status.rs"]
+mod ostree_status;
+pub use ostree_status::{StatusRow, parse_status, skip_reason};
 
 #[macro_export]
 macro_rules! skip_unless_possible {
@@ -30,49 +22,6 @@ macro_rules! skip_unless_possible {
             return;
         }
     };
-}
-
-/// One line of `ostree admin status` (2022.7 text output).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusRow {
-    pub stateroot: String,
-    pub checksum: String,
-    pub serial: u32,
-    pub pinned: bool,
-    pub version: Option<String>,
-}
-
-pub fn parse_status(text: &str) -> Vec<StatusRow> {
-    let mut rows: Vec<StatusRow> = Vec::new();
-    for line in text.lines() {
-        if line.is_empty() || line == "No deployments." {
-            continue;
-        }
-        if let Some(detail) = line.strip_prefix("    ") {
-            let row = rows.last_mut().expect("detail line first");
-            if let Some(v) = detail.strip_prefix("Version: ") {
-                row.version = Some(v.to_owned());
-            } else if detail == "Pinned: yes" {
-                row.pinned = true;
-            }
-            continue;
-        }
-        let rest = line
-            .strip_prefix("* ")
-            .or_else(|| line.strip_prefix("  "))
-            .unwrap_or_else(|| panic!("unexpected status line {line:?}"));
-        let mut words = rest.split(' ');
-        let stateroot = words.next().unwrap().to_owned();
-        let (checksum, serial) = words.next().unwrap().rsplit_once('.').unwrap();
-        rows.push(StatusRow {
-            stateroot,
-            checksum: checksum.to_owned(),
-            serial: serial.parse().unwrap(),
-            pinned: false,
-            version: None,
-        });
-    }
-    rows
 }
 
 /// A sysroot with a default "host" deployment, plus a config root, under /dev/shm.
