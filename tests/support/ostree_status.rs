@@ -70,3 +70,19 @@ pub fn parse_status(text: &str) -> Vec<StatusRow> {
     }
     rows
 }
+
+/// Clears the immutable bit ostree sets on deployment roots below `sysroot`, so a temporary
+/// directory holding the sysroot can be removed.
+pub fn clear_immutable_deployments(sysroot: &std::path::Path) {
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    if let Ok(roots) = std::fs::read_dir(sysroot.join("ostree/deploy")) {
+        for root in roots.flatten() {
+            if let Ok(deps) = std::fs::read_dir(root.path().join("deploy")) {
+                dirs.extend(deps.flatten().map(|d| d.path()).filter(|p| p.is_dir()));
+            }
+        }
+    }
+    if !dirs.is_empty() {
+        let _ = Command::new("chattr").arg("-i").args(&dirs).output();
+    }
+}

@@ -169,17 +169,7 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         // Deployments made without OSTREE_SYSROOT_DEBUG are immutable; TempDir must remove them.
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        if let Ok(roots) = fs::read_dir(self.sysroot.join("ostree/deploy")) {
-            for root in roots.flatten() {
-                if let Ok(deps) = fs::read_dir(root.path().join("deploy")) {
-                    dirs.extend(deps.flatten().map(|d| d.path()).filter(|p| p.is_dir()));
-                }
-            }
-        }
-        if !dirs.is_empty() {
-            let _ = Command::new("chattr").arg("-i").args(&dirs).output();
-        }
+        ostree_status::clear_immutable_deployments(&self.sysroot);
     }
 }
 

@@ -153,17 +153,7 @@ impl Sysroot {
 impl Drop for Sysroot {
     fn drop(&mut self) {
         // Belt and braces: clear any immutable bit so TempDir can remove everything.
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        if let Ok(roots) = fs::read_dir(self.path.join("ostree/deploy")) {
-            for root in roots.flatten() {
-                if let Ok(deps) = fs::read_dir(root.path().join("deploy")) {
-                    dirs.extend(deps.flatten().map(|d| d.path()).filter(|p| p.is_dir()));
-                }
-            }
-        }
-        if !dirs.is_empty() {
-            let _ = Command::new("chattr").arg("-i").args(&dirs).output();
-        }
+        ostree_status::clear_immutable_deployments(&self.path);
     }
 }
 
