@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ostree_guests::config::{Guest, MAX_FILE_SIZE};
 use ostree_guests::fuzzing;
 use ostree_guests::name::MachineName;
-use ostree_guests::paths::HELPER;
+use ostree_guests::paths::{DROPIN_NAME, HELPER};
 use ostree_guests::render;
 use ostree_guests::unit_reader::{self as ur, Item, LONG_LINE_MAX, UnitFile};
 
@@ -107,7 +107,9 @@ fn golden_dropins() -> Vec<(PathBuf, String)> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "conf")
+            // The main drop-in only: veth guests also get the small network one
+            // (ostree_guests::network::guest_dropin, checked by its own unit tests).
+            } else if p.file_name().is_some_and(|x| x == DROPIN_NAME)
                 && p.components().any(|c| c.as_os_str() == "expected")
             {
                 let name = p

@@ -1,9 +1,11 @@
-//! Host bridges for guests with `network.mode = "bridge"`: declarations, validation and the
-//! runtime files the `ostree-guests-network` helper writes for systemd-networkd or
-//! NetworkManager. The generator never writes these (generators may only write units).
+//! Host networking for guests: bridges for `network.mode = "bridge"` (declarations, validation
+//! and their files for systemd-networkd or NetworkManager) and, on NetworkManager hosts, the
+//! host side of `network.mode = "veth"` links (see `veth`). The `ostree-guests-network` helper
+//! writes these files; the generator never does (generators may only write units).
 
 mod model;
 mod render;
+mod veth;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,8 +15,49 @@ pub use model::{
     stable_uuid,
 };
 pub use render::{BridgeSpec, NETWORKD_PREFIX, NM_PREFIX, networkd, networkmanager};
+pub use veth::{
+    NM_VETH_CONF, NM_VETH_PREFIX, NmVethFiles, VETH_AUTOCONNECT_PRIORITY, VETH_DROPIN_NAME,
+    VethGuest, guest_dropin, host_interface_names, host_subnets, networkmanager_veth,
+};
 
-use crate::config::{ConfigError, InterfaceName, Source};
+use crate::config::{ConfigError, InterfaceName, Loaded, NetworkMode, Source};
+
+/// Modes whose guests need ostree-guests-network.service: `bridge` (the bridge's files) and
+/// `veth` (on NetworkManager hosts, the host side of the link).
+pub fn mode_needs_network_unit(mode: NetworkMode) -> bool {
+    matches!(mode, NetworkMode::Bridge | NetworkMode::Veth)
+}
+
+/// True when a valid guest needs the network unit: only then does the generator pull it in.
+pub fn needs_network_unit(loaded: &Loaded) -> bool {
+    loaded.guests.iter().any(|g| {
+        g.settings
+            .as_ref()
+            .is_ok_and(|s| mode_needs_network_unit(s.config.network.mode))
+    })
+}
+
+/// The valid guests with `network.mode = "veth"`, with their main files as the booted system
+/// sees them.
+pub fn veth_guests(loaded: &Loaded) -> Vec<(String, String)> {
+    loaded
+        .guests
+        .iter()
+        .filter(|g| {
+            g.settings
+                .as_ref()
+                .is_ok_and(|s| s.config.network.mode == NetworkMode::Veth)
+        })
+        .map(|g| {
+            let source = g
+                .sources
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            (g.name.as_str().to_owned(), source)
+        })
+        .collect()
+}
 
 /// A declared bridge with its settings or the first problem.
 #[derive(Debug, Clone)]

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 pub use dropin::{dropin, fail_closed_dropin};
 
-use crate::config::Loaded;
+use crate::config::{Loaded, NetworkMode};
+use crate::network;
 use crate::paths::{
     DROPIN_NAME, MACHINES_TARGET, NETWORK_UNIT, NETWORK_UNIT_PATH, NSPAWN_TEMPLATE,
 };
@@ -35,6 +36,12 @@ pub fn generate(loaded: &Loaded) -> Output {
         let text = match &guest.settings {
             Ok(settings) => match dropin(guest, settings) {
                 Ok(text) => {
+                    if settings.config.network.mode == NetworkMode::Veth {
+                        out.nodes.insert(
+                            PathBuf::from(format!("{unit}.d")).join(network::VETH_DROPIN_NAME),
+                            Node::File(network::guest_dropin(guest.name.as_str())),
+                        );
+                    }
                     if settings.config.autostart {
                         any_autostart = true;
                         out.nodes.insert(
@@ -50,9 +57,10 @@ pub fn generate(loaded: &Loaded) -> Output {
         };
         out.nodes.insert(path, Node::File(text));
     }
-    // The bridge configuration is written by a service, early (like systemd-network-generator):
-    // pulled in only when some guest is on a bridge.
-    if loaded.uses_bridges() {
+    // The bridge configuration, and on NetworkManager hosts the host side of veth links, is
+    // written by a service, early (like systemd-network-generator): pulled in only when some
+    // guest is on a bridge or a veth link.
+    if network::needs_network_unit(loaded) {
         out.nodes.insert(
             PathBuf::from("sysinit.target.wants").join(NETWORK_UNIT),
             Node::Symlink(PathBuf::from(NETWORK_UNIT_PATH)),
