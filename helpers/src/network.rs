@@ -1,9 +1,12 @@
 //! `ostree-guests-network`: writes the declared bridges' configuration where the host's network
 //! stack reads runtime configuration, before that stack starts (ordered like systemd's own
-//! systemd-network-generator.service), and removes what it wrote for bridges that are gone.
-//! It never touches /etc.
+//! systemd-network-generator.service), and, on NetworkManager hosts, what makes the host side of
+//! veth guests' links work (see ostree_guests::network's veth module). It removes what it wrote
+//! for bridges and guests that are gone and never touches /etc. It runs at boot and again before
+//! every start of a guest on a bridge or veth link, so it only writes (and only makes the stack
+//! reload) what changed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
@@ -12,8 +15,11 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 use ostree_guests::config;
-use ostree_guests::network::{Backend, NETWORKD_PREFIX, NM_PREFIX, render_all};
-use ostree_guests::paths::{ENV_ROOT, env_path};
+use ostree_guests::network::{
+    Backend, NETWORKD_PREFIX, NM_PREFIX, NM_VETH_CONF, NM_VETH_PREFIX, NmVethFiles, VethGuest,
+    networkmanager_veth, render_all, veth_guests,
+};
+use ostree_guests::paths::{ENV_ROOT, env_path, under_root};
 
 /// Prefix of the runtime directories (`/run`), relocatable for tests.
 pub const ENV_RUN: &str = "OSTREE_GUESTS_RUN";
@@ -23,8 +29,12 @@ Usage: ostree-guests-network [--dry-run] [--backend auto|networkd|networkmanager
 
 Writes the bridges declared in /etc/ostree-guests.d/NAME.bridge.toml (or /run, /usr/lib) as
 systemd-networkd files into /run/systemd/network or as NetworkManager keyfiles into
-/run/NetworkManager/system-connections, removes the files it wrote before for bridges that are
-gone, and asks a running network stack to reload. Normally run by ostree-guests-network.service.
+/run/NetworkManager/system-connections. On NetworkManager hosts it also makes the host side of
+guests with network.mode = \"veth\" managed (/run/NetworkManager/conf.d/ostree-guests-veth.conf)
+and shared (DHCP server and NAT; one ostree-guests-veth@NAME keyfile per guest), which
+systemd-networkd's 80-container-ve.network does on networkd hosts. It removes the files it wrote
+before for bridges and guests that are gone, and asks a running network stack to reload what
+changed. Normally run by ostree-guests-network.service.
 Exit status: 0 done, 64 usage, 78 a bridge declaration is invalid (the others are written),
 79 no network stack is enabled, 80 writing or reloading failed.";
 
@@ -104,33 +114,166 @@ pub fn detect_backend(wanted: Backend) -> Option<Backend> {
     }
 }
 
-fn target_dir(run: &Path, backend: Backend) -> PathBuf {
-    match backend {
-        Backend::Networkmanager => run.join("NetworkManager/system-connections"),
-        Backend::Networkd | Backend::Auto => run.join("systemd/network"),
+/// Which stack configures the host side of veth links. systemd-networkd does it by itself (its
+/// stock 80-container-ve.network) and wins when it runs: NetworkManager leaves `ve-*` alone then
+/// anyway (85-nm-unmanaged.rules), and two stacks must not manage one link.
+fn veth_stack(explicit: Option<Backend>) -> Option<Backend> {
+    match explicit {
+        Some(Backend::Auto) | None if in_use("systemd-networkd.service") => Some(Backend::Networkd),
+        Some(Backend::Auto) | None if in_use("NetworkManager.service") => {
+            Some(Backend::Networkmanager)
+        }
+        Some(Backend::Auto) | None => None,
+        Some(b) => Some(b),
     }
 }
 
+/// Where NetworkManager's shared mode looks for dnsmasq (DNSMASQ_PATH, /usr/sbin/dnsmasq on
+/// Debian and Fedora; /usr/bin after Fedora's sbin merge).
+const DNSMASQ: &[&str] = &["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq", "/sbin/dnsmasq"];
+
+/// The NetworkManager files for the veth guests, and what to tell the administrator.
+fn veth_files(
+    loaded: &config::Loaded,
+    root: &Path,
+    stack: Option<Backend>,
+    machine_id: &str,
+) -> (NmVethFiles, Vec<String>) {
+    let guests = veth_guests(loaded);
+    if guests.is_empty() {
+        return (NmVethFiles::default(), Vec::new());
+    }
+    let names = guests
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match stack {
+        Some(Backend::Networkmanager) => {
+            let mask = format!("/etc/NetworkManager/conf.d/{NM_VETH_CONF}");
+            if under_root(root, &mask).symlink_metadata().is_ok() {
+                return (
+                    NmVethFiles::default(),
+                    vec![format!(
+                        "{mask} masks ours: the host side of the veth guests ({names}) is left to your NetworkManager configuration"
+                    )],
+                );
+            }
+            let mut notes = Vec::new();
+            if !DNSMASQ.iter().any(|p| under_root(root, p).exists()) {
+                notes.push(format!(
+                    "warning: dnsmasq is not installed ({}): NetworkManager's shared mode needs it to give the veth guests ({names}) addresses; install dnsmasq (Debian: dnsmasq-base)",
+                    DNSMASQ.join(", ")
+                ));
+            }
+            let list: Vec<VethGuest<'_>> = guests
+                .iter()
+                .map(|(name, source)| VethGuest { name, source })
+                .collect();
+            (networkmanager_veth(&list, machine_id), notes)
+        }
+        Some(Backend::Networkd | Backend::Auto) => (
+            NmVethFiles::default(),
+            vec![format!(
+                "veth guests ({names}): systemd-networkd configures their host side (80-container-ve.network)"
+            )],
+        ),
+        None => (
+            NmVethFiles::default(),
+            vec![format!(
+                "no network stack is enabled: nothing configures the host side of the veth guests ({names})"
+            )],
+        ),
+    }
+}
+
+/// What a running stack must re-read after its files changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Reload {
+    Networkd,
+    /// `nmcli connection reload`: keyfiles are read at start or on request only.
+    NmConnections,
+    /// `nmcli general reload conf` (NetworkManager ≥ 1.22): NetworkManager.conf and conf.d, as
+    /// SIGHUP does but synchronously and without touching DNS. After the keyfiles, so a device
+    /// that becomes managed finds its profile.
+    NmConf,
+}
+
+/// One directory we keep: the files we want there, which existing names are ours (all others
+/// are never touched), their mode, and what a change needs reloaded.
+struct Target {
+    dir: PathBuf,
+    files: BTreeMap<String, String>,
+    ours: fn(&str) -> bool,
+    mode: u32,
+    reload: Reload,
+}
+
+/// Files of ours in a bridge's directory (both backends' names; NetworkManager's includes the
+/// veth profiles, which share the keyfile directory).
 fn ours(name: &str) -> bool {
     name.starts_with(NETWORKD_PREFIX)
         || (name.starts_with(NM_PREFIX) && name.ends_with(".nmconnection"))
 }
 
-/// Replaces our files in `dir` with `files`, written atomically with `mode`, and removes the
-/// files we wrote before that are no longer wanted. Other files in `dir` are never touched.
-pub fn sync_dir(dir: &Path, files: &BTreeMap<String, String>, mode: u32) -> Result<Vec<String>> {
+fn ours_veth_keyfile(name: &str) -> bool {
+    name.starts_with(NM_VETH_PREFIX) && name.ends_with(".nmconnection")
+}
+
+fn ours_veth_conf(name: &str) -> bool {
+    name == NM_VETH_CONF
+}
+
+/// What `sync_dir` did.
+#[derive(Debug, Default)]
+pub struct Synced {
+    pub written: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl Synced {
+    pub fn changed(&self) -> bool {
+        !self.written.is_empty() || !self.removed.is_empty()
+    }
+}
+
+/// Makes our files in `dir` exactly `files`: writes those whose content or mode differs
+/// (atomically, with `mode`) and removes the names `ours` claims that are no longer wanted.
+/// Other files in `dir` are never touched, and a missing `dir` with nothing to write stays
+/// missing (no NetworkManager directories on a networkd host).
+pub fn sync_dir(
+    dir: &Path,
+    files: &BTreeMap<String, String>,
+    mode: u32,
+    ours: fn(&str) -> bool,
+) -> Result<Synced> {
+    let mut done = Synced::default();
+    if files.is_empty() && !dir.exists() {
+        return Ok(done);
+    }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut removed = Vec::new();
     for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
+        let name = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         if ours(&name) && !files.contains_key(&name) {
             fs::remove_file(dir.join(&name))
                 .with_context(|| format!("removing {}", dir.join(&name).display()))?;
-            removed.push(name);
+            done.removed.push(name);
         }
     }
     for (name, text) in files {
         let path = dir.join(name);
+        // Unchanged files are left alone: the helper runs at every start of a guest, and only
+        // a change should make the network stack reload.
+        let same = fs::read(&path).is_ok_and(|old| old == text.as_bytes())
+            && fs::symlink_metadata(&path)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o7777 == mode);
+        if same {
+            continue;
+        }
         let tmp = dir.join(format!(".#{name}.{}", std::process::id()));
         let write = || -> io::Result<()> {
             let mut f = fs::OpenOptions::new()
@@ -144,16 +287,19 @@ pub fn sync_dir(dir: &Path, files: &BTreeMap<String, String>, mode: u32) -> Resu
             fs::rename(&tmp, &path)
         };
         write().with_context(|| format!("writing {}", path.display()))?;
+        done.written.push(name.clone());
     }
-    Ok(removed)
+    Ok(done)
 }
 
-fn reload(backend: Backend) -> Result<()> {
-    let (unit, cmd): (&str, &[&str]) = match backend {
-        Backend::Networkmanager => ("NetworkManager.service", &["nmcli", "connection", "reload"]),
-        Backend::Networkd | Backend::Auto => {
-            ("systemd-networkd.service", &["networkctl", "reload"])
-        }
+fn reload(what: Reload) -> Result<()> {
+    let (unit, cmd): (&str, &[&str]) = match what {
+        Reload::Networkd => ("systemd-networkd.service", &["networkctl", "reload"]),
+        Reload::NmConnections => ("NetworkManager.service", &["nmcli", "connection", "reload"]),
+        Reload::NmConf => (
+            "NetworkManager.service",
+            &["nmcli", "general", "reload", "conf"],
+        ),
     };
     // At boot we run before the stack starts and it reads the files itself.
     if !systemctl_says("is-active", unit) {
@@ -195,6 +341,11 @@ pub fn run(args: &Args) -> i32 {
             .find(|b| *b != Backend::Auto)
             .unwrap_or(Backend::Auto)
     });
+    let machine_id = fs::read_to_string(under_root(&root, "/etc/machine-id")).unwrap_or_default();
+    let (veth, notes) = veth_files(&loaded, &root, veth_stack(args.backend), &machine_id);
+    for note in &notes {
+        eprintln!("{note}");
+    }
     let Some(backend) = detect_backend(wanted) else {
         if managed {
             eprintln!(
@@ -204,40 +355,94 @@ pub fn run(args: &Args) -> i32 {
         }
         return status;
     };
-    let machine_id = fs::read_to_string(ostree_guests::paths::under_root(&root, "/etc/machine-id"))
-        .unwrap_or_default();
-    let files = render_all(&loaded.bridges, backend, &machine_id);
-    let dir = target_dir(&run, backend);
+    let bridge_files = render_all(&loaded.bridges, backend, &machine_id);
+    let nm_keyfiles = run.join("NetworkManager/system-connections");
+    let mut targets = Vec::new();
+    // NetworkManager ignores keyfiles others can read; systemd-networkd reads its files as the
+    // systemd-network user, so they must be readable by all (they hold no secrets), and so
+    // must NetworkManager.conf snippets.
+    match backend {
+        Backend::Networkmanager => {
+            let mut files = bridge_files;
+            files.extend(veth.keyfiles);
+            targets.push(Target {
+                dir: nm_keyfiles,
+                files,
+                ours,
+                mode: 0o600,
+                reload: Reload::NmConnections,
+            });
+        }
+        Backend::Networkd | Backend::Auto => {
+            targets.push(Target {
+                dir: run.join("systemd/network"),
+                files: bridge_files,
+                ours,
+                mode: 0o644,
+                reload: Reload::Networkd,
+            });
+            targets.push(Target {
+                dir: nm_keyfiles,
+                files: veth.keyfiles,
+                ours: ours_veth_keyfile,
+                mode: 0o600,
+                reload: Reload::NmConnections,
+            });
+        }
+    }
+    targets.push(Target {
+        dir: run.join("NetworkManager/conf.d"),
+        files: veth
+            .conf
+            .map(|c| BTreeMap::from([(NM_VETH_CONF.to_owned(), c)]))
+            .unwrap_or_default(),
+        ours: ours_veth_conf,
+        mode: 0o644,
+        reload: Reload::NmConf,
+    });
     if args.dry_run {
-        for (name, text) in &files {
-            println!("---{}---\n{text}", dir.join(name).display());
+        for t in &targets {
+            for (name, text) in &t.files {
+                println!("---{}---\n{text}", t.dir.join(name).display());
+            }
         }
         return status;
     }
-    // NetworkManager ignores keyfiles others can read; systemd-networkd reads its files as the
-    // systemd-network user, so they must be readable by all (they hold no secrets).
-    let mode = match backend {
-        Backend::Networkmanager => 0o600,
-        Backend::Networkd | Backend::Auto => 0o644,
-    };
-    match sync_dir(&dir, &files, mode).and_then(|removed| {
-        for r in removed {
-            eprintln!(
-                "removed {} (its bridge is no longer declared)",
-                dir.join(r).display()
-            );
-        }
-        reload(backend)
-    }) {
-        Ok(()) => {
-            eprintln!("{} bridge file(s) in {}", files.len(), dir.display());
-            status
-        }
-        Err(e) => {
-            eprintln!("{e:#}");
-            EXIT_FAILED
+    let mut reloads = BTreeSet::new();
+    for t in &targets {
+        match sync_dir(&t.dir, &t.files, t.mode, t.ours) {
+            Ok(done) => {
+                for r in &done.removed {
+                    eprintln!(
+                        "removed {} (its bridge or guest is gone)",
+                        t.dir.join(r).display()
+                    );
+                }
+                if done.changed() {
+                    reloads.insert(t.reload);
+                }
+                if !t.files.is_empty() {
+                    eprintln!(
+                        "{} file(s) in {} ({} changed)",
+                        t.files.len(),
+                        t.dir.display(),
+                        done.written.len()
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("{e:#}");
+                return EXIT_FAILED;
+            }
         }
     }
+    for r in reloads {
+        if let Err(e) = reload(r) {
+            eprintln!("{e:#}");
+            return EXIT_FAILED;
+        }
+    }
+    status
 }
 
 #[cfg(test)]

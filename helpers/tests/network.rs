@@ -1,5 +1,6 @@
-//! Golden tests of the bridge configuration: the real `ostree-guests-network --dry-run` on each
-//! declaration tree under tests/network/CASE/root, for both backends, compared with
+//! Golden tests of the network configuration (bridges, and the host side of veth guests on
+//! NetworkManager hosts): the real `ostree-guests-network --dry-run` on each configuration tree
+//! under tests/network/CASE/root, for both backends, compared with
 //! tests/network/CASE/expected.{networkd,networkmanager}. UPDATE_GOLDEN=1 rewrites them.
 //!
 //! Every NetworkManager keyfile is also read back by NetworkManager's own parser
@@ -66,7 +67,7 @@ fn rendered_bridge_files_match_golden_files() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let tmp = tempfile::tempdir().unwrap();
     let all = cases();
-    assert!(all.len() >= 4, "cases under tests/network: {}", all.len());
+    assert!(all.len() >= 7, "cases under tests/network: {}", all.len());
     for case in &all {
         let root = staged_root(case, tmp.path());
         for backend in ["networkd", "networkmanager"] {
@@ -176,7 +177,7 @@ fn networkmanager_reads_our_keyfiles_back_unchanged() {
             checked += 1;
         }
     }
-    assert!(checked >= 5, "only {checked} keyfiles checked");
+    assert!(checked >= 10, "only {checked} keyfiles checked");
     eprintln!("NetworkManager kept every setting of {checked} keyfiles");
 }
 
@@ -221,4 +222,81 @@ fn writes_with_the_right_modes_and_removes_stale_files_only() {
     // NetworkManager ignores keyfiles that others can read.
     assert_eq!(mode(nm.join("ostree-guests-lan.nmconnection")), 0o600);
     assert!(nm.join("other.nmconnection").exists());
+}
+
+#[test]
+fn veth_files_follow_the_guests_and_are_rewritten_only_when_they_change() {
+    use std::os::unix::fs::MetadataExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let case =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/network/veth-guests-and-a-bridge");
+    let root = staged_root(&case, tmp.path());
+    let guests = root.join("etc/ostree-guests.d");
+    let run = tmp.path().join("run");
+    let conf_dir = run.join("NetworkManager/conf.d");
+    let nm = run.join("NetworkManager/system-connections");
+    let conf = conf_dir.join("ostree-guests-veth.conf");
+    let run_backend = |run: &Path, backend: &str| -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_ostree-guests-network"))
+            .args(["--backend", backend])
+            .env("OSTREE_GUESTS_ROOT", &root)
+            .env("OSTREE_GUESTS_RUN", run)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{backend}: {out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o777;
+
+    // On a networkd host nothing of NetworkManager's appears.
+    let networkd_run = tmp.path().join("run-networkd");
+    run_backend(&networkd_run, "networkd");
+    assert!(!networkd_run.join("NetworkManager").exists());
+
+    run_backend(&run, "networkmanager");
+    // NetworkManager.conf snippets are plain configuration; keyfiles must be root-only.
+    assert_eq!(mode(&conf), 0o644);
+    for name in ["web", "k3s", "database-primary-01"] {
+        assert_eq!(
+            mode(&nm.join(format!("ostree-guests-veth@{name}.nmconnection"))),
+            0o600
+        );
+    }
+    assert!(nm.join("ostree-guests-br0.nmconnection").exists());
+    fs::write(conf_dir.join("10-admin.conf"), "[main]\n").unwrap();
+    fs::write(nm.join("other.nmconnection"), "[connection]\n").unwrap();
+
+    // Nothing changed: nothing is written again (so the stack is not asked to reload).
+    let before = fs::metadata(&conf).unwrap().ino();
+    let said = run_backend(&run, "networkmanager");
+    assert!(
+        said.contains("(0 changed)") && !said.contains("1 changed"),
+        "{said}"
+    );
+    assert_eq!(fs::metadata(&conf).unwrap().ino(), before);
+
+    // A guest that is gone loses its profile and its interface in the device section.
+    fs::remove_file(guests.join("web.toml")).unwrap();
+    let said = run_backend(&run, "networkmanager");
+    assert!(
+        said.contains("ostree-guests-veth@web.nmconnection"),
+        "{said}"
+    );
+    assert!(!nm.join("ostree-guests-veth@web.nmconnection").exists());
+    assert!(!fs::read_to_string(&conf).unwrap().contains("ve-web"));
+
+    // No veth guest left: the snippet and the profiles go, everything else stays.
+    fs::remove_file(guests.join("k3s.toml")).unwrap();
+    fs::remove_file(guests.join("database-primary-01.toml")).unwrap();
+    run_backend(&run, "networkmanager");
+    assert!(!conf.exists());
+    let left: Vec<String> = fs::read_dir(&nm)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("veth"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(nm.join("ostree-guests-br0.nmconnection").exists());
+    assert!(nm.join("other.nmconnection").exists());
+    assert!(conf_dir.join("10-admin.conf").exists());
 }
