@@ -128,8 +128,9 @@ fn veth_stack(explicit: Option<Backend>) -> Option<Backend> {
     }
 }
 
-/// Where NetworkManager's shared mode looks for dnsmasq (DNSMASQ_PATH, /usr/sbin/dnsmasq on
-/// Debian and Fedora; /usr/bin after Fedora's sbin merge).
+/// Where NetworkManager's shared mode may look for dnsmasq: its build-time DNSMASQ_PATH is
+/// /usr/sbin/dnsmasq in Debian 12's NetworkManager 1.42 (the string in its binary); /usr/bin
+/// covers distributions that merged sbin into bin.
 const DNSMASQ: &[&str] = &["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq", "/sbin/dnsmasq"];
 
 /// The NetworkManager files for the veth guests, and what to tell the administrator.
