@@ -9,7 +9,9 @@
 //! - `/run/NetworkManager/conf.d/ostree-guests-veth.conf`: a `[device-…]` section with
 //!   `managed=1` matching exactly our guests' host-side interfaces. NetworkManager.conf(5),
 //!   "device section": `managed` "has higher priority then udev rules"
-//!   (NetworkManager/NetworkManager:man/NetworkManager.conf.xml). Only our guests' names, not
+//!   (NetworkManager/NetworkManager:man/NetworkManager.conf.xml); the same should hold for
+//!   systemd ≥ 256's `ID_NET_MANAGED_BY=io.systemd.Network` on ve-*, which NetworkManager treats
+//!   like NM_UNMANAGED (systemd/systemd#29768; to be confirmed on Fedora). Only our guests' names, not
 //!   `ve-*`: other nspawn containers stay as NetworkManager leaves them, and a managed device
 //!   without a profile of its own would get an automatic DHCP-client profile.
 //! - one keyfile per guest in `/run/NetworkManager/system-connections`, `type=ethernet`
