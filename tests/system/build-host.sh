@@ -20,6 +20,9 @@
 #
 # Env: OSTREE_GUESTS_CACHE, OSTREE_GUESTS_SCRATCH, MIRROR (see tests/lib)
 #      T3A_SKIP_BUILD=1  debugging only: skip `make build`, install what target/release holds
+#      HOST_KIND=vm      the T3 VM host (tests/system/t3.sh): the host tree of vm-rootfs.sh with
+#                        its kernel and ostree-aware initramfs, deployed with the kernel arguments
+#                        of its boot entry, and the share mounted over 9p (default: container)
 
 _T3A_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 T3A_REPO=$(realpath "$_T3A_DIR/../..")
@@ -29,6 +32,11 @@ T3A_REPO=$(realpath "$_T3A_DIR/../..")
 . "$T3A_REPO/tests/lib/mk-sysroot.sh"
 # shellcheck source=tests/system/host-rootfs.sh
 . "$_T3A_DIR/host-rootfs.sh"
+# shellcheck source=tests/system/vm-rootfs.sh
+. "$_T3A_DIR/vm-rootfs.sh"
+: "${HOST_KIND:=container}"
+# The VM boots its deployment's boot entry, as a boot loader would: these are the entry's options.
+T3_VM_KARGS=(root=/dev/vda rw console=ttyS0 panic=-1)
 
 # Guest stateroots in the sysroot. fresh and pinned get their config only at test time.
 T3A_GUESTS=(auto1 off1 fresh upg pinned gone netb netz neth netn netv)
@@ -109,6 +117,19 @@ _t3a_host_payload() {
 	SH
 	chmod 0755 "$t/usr/libexec/ostree-guests-t3a/run-scenarios"
 	systemctl --root="$t" enable t3a-sysroot-ro.service t3a-scenarios.service >/dev/null 2>&1
+	[ "$HOST_KIND" = vm ] && _t3_vm_payload "$t"
+	return 0
+}
+
+# What only the VM host needs: the share comes over virtio-9p (the container gets a bind).
+# NetworkManager and systemd-networkd are both enabled; t3.sh masks one on the command line.
+_t3_vm_payload() {
+	local t=$1
+	printf 'share  /var/mnt/share  9p  trans=virtio,version=9p2000.L,msize=262144,x-systemd.requires=systemd-modules-load.service  0 0\n' >>"$t/etc/fstab"
+	printf '9p\n9pnet_virtio\n' >"$t/etc/modules-load.d/t3-9p.conf"
+	systemctl --root="$t" enable NetworkManager.service >/dev/null 2>&1
+	# a serial-console login for debugging a VM that hangs (root, no password)
+	chroot "$t" passwd -d root >/dev/null
 }
 
 # die, but first stop the background mk_sysroot (it would go on writing the sysroot)
@@ -141,28 +162,34 @@ build_host_sysroot() {
 	log "build-host: release binaries built ($(elapsed_since "$t0")s)"
 
 	# 2. both rootfs tarballs; on a cold cache the two debootstraps run in parallel
-	local host_pid=
-	if [ ! -s "$(host_rootfs_path)" ]; then
-		host_rootfs_tar >/dev/null &
+	local host_pid= host_path=host_rootfs_path host_tar_of=host_rootfs_tar excludes=()
+	if [ "$HOST_KIND" = vm ]; then
+		host_path=vm_rootfs_path host_tar_of=vm_rootfs_tar
+	else
+		excludes=(--exclude='./usr/lib/modules/*' --exclude='./boot/*' --exclude='./usr/lib/firmware/*')
+	fi
+	if [ ! -s "$($host_path)" ]; then
+		$host_tar_of >/dev/null &
 		host_pid=$!
 	fi
 	guest_rootfs_tar >/dev/null || die "guest rootfs"
 	if [ -n "$host_pid" ]; then wait "$host_pid" || die "host rootfs"; fi
-	host_tar=$(host_rootfs_tar) || die "host rootfs"
+	host_tar=$($host_tar_of) || die "host rootfs"
 
 	# 3. the guest stateroots (mk-sysroot.sh) in the background, the host tree meanwhile
 	mk_sysroot --dir "$sysroot" "${T3A_GUESTS[@]}" >"$work/mk-sysroot.log" 2>&1 &
 	mkpid=$!
 	remove_tree "$stage" || _t3a_abort "$mkpid" "cannot remove $stage"
 	mkdir -p "$stage"
-	tar -C "$stage" --numeric-owner -xf "$host_tar" \
-		--exclude='./usr/lib/modules/*' --exclude='./boot/*' --exclude='./usr/lib/firmware/*' ||
+	tar -C "$stage" --numeric-owner -xf "$host_tar" "${excludes[@]}" ||
 		_t3a_abort "$mkpid" "unpacking $host_tar"
 	# the package, installed the way a package installs it
 	make -s -C "$T3A_REPO" install DESTDIR="$stage" PREFIX=/usr >"$work/make-install.log" 2>&1 ||
 		{ cat "$work/make-install.log" >&2; _t3a_abort "$mkpid" "make install failed"; }
 	_t3a_host_payload "$stage"
 	ostree_shape_tree "$stage" || _t3a_abort "$mkpid" "shaping the host tree"
+	# the placeholder kernel of the shaped tree would shadow the VM host's real one
+	[ "$HOST_KIND" = vm ] && rm -rf "$stage/usr/lib/modules/$MK_SYSROOT_KVER"
 	log "build-host: host tree staged with our package ($(elapsed_since "$t0")s)"
 	wait "$mkpid" || rc=$?
 	if [ $rc -ne 0 ]; then cat "$work/mk-sysroot.log" >&2; die "mk_sysroot failed (rc=$rc)"; fi
@@ -174,7 +201,9 @@ build_host_sysroot() {
 		--subject="T3a host with ostree-guests installed" --add-metadata-string=version=host-1 \
 		>"$work/host-commit" || die "committing the host tree"
 	rm -rf --one-file-system "$stage"
-	ostree admin deploy --sysroot="$sysroot" --os=host --karg-none "$T3A_HOST_REF" >/dev/null ||
+	local kargs=(--karg-none)
+	[ "$HOST_KIND" = vm ] && kargs+=("${T3_VM_KARGS[@]/#/--karg=}")
+	ostree admin deploy --sysroot="$sysroot" --os=host "${kargs[@]}" "$T3A_HOST_REF" >/dev/null ||
 		die "deploying the host"
 	ostree admin status --sysroot="$sysroot" >"$work/status-outside.txt"
 	hostdep=$(ostree_status_deployment "$sysroot" host)

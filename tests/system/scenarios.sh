@@ -1,7 +1,13 @@
 #!/bin/bash
-# T3a in-host scenarios: run INSIDE the OSTree-booted test host by t3a-scenarios.service (the
-# script is read from the share, /var/mnt/share). Prints PASS:/FAIL:/TIMING: lines and a final
-# "N passed, N failed"; exits 0 only when everything passed.
+# T3a/T3 in-host scenarios: run INSIDE the OSTree-booted test host (the T3a container or the T3
+# VM) by t3a-scenarios.service (the script is read from the share, /var/mnt/share). Prints
+# PASS:/FAIL:/TIMING: lines and a final "N passed, N failed"; exits 0 only when everything passed.
+#
+# The share may hold tier.env (written by tests/system/t3.sh) with
+#   TIER=vm|container   (default container)
+#   SCENARIOS="0 1 14"  which scenarios run (default: all that apply to the tier)
+# 0-12 run on every tier; 13 (cgroup v2 controllers, MemoryMax) needs the VM's own kernel and
+# unified hierarchy; 14 (NetworkManager) needs udev, i.e. the VM, booted with networkd masked.
 #
 # Guest stateroots in the sysroot (tests/system/build-host.sh): auto1 (autostart, veth), off1
 # (autostart = false), upg, gone (configs in the image), fresh and pinned (configs written here).
@@ -12,6 +18,19 @@ START=/usr/libexec/ostree-guests/ostree-guest-start
 CONF=/etc/ostree-guests.d
 T0=$EPOCHREALTIME
 N_PASS=0 N_FAIL=0
+TIER=container SCENARIOS=
+# shellcheck disable=SC1091
+[ -r /var/mnt/share/tier.env ] && . /var/mnt/share/tier.env
+# want N: does scenario N run in this boot?
+want() {
+	if [ -n "$SCENARIOS" ]; then
+		case " $SCENARIOS " in *" $1 "*) return 0 ;; *) return 1 ;; esac
+	fi
+	case $1 in
+	13 | 14) [ "$TIER" = vm ] ;;
+	*) return 0 ;;
+	esac
+}
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 secs_since() { local us=$(($(now_us) - ${1/./})); printf '%d.%d' $((us / 1000000)) $(((us % 1000000) / 100000)); }
@@ -53,6 +72,7 @@ scenario() { [ -n "${SC_T:-}" ] && echo "TIMING: scenario $SC_N ${SC_WHAT} $(sec
 info "t3a scenarios on $(hostname), systemd $(systemctl --version | awk 'NR==1{print $2}'), uptime $(cut -d' ' -f1 /proc/uptime)s"
 
 # ---- 0. the host is an OSTree-booted host like Fedora Atomic ---------------------------------
+if want 0; then
 scenario 0 "booted host"
 st=$(ostree admin status 2>&1)
 verdict "ostree admin status marks the host deployment booted" "$(head -1 <<<"$st")" \
@@ -65,7 +85,9 @@ verdict "/ is the host deployment" "$(stat -c %d:%i /) vs $(stat -c %d:%i "/sysr
 verdict "our package is in the host image" "$(ls /usr/lib/systemd/system-generators/ostree-guests-generator $START 2>&1 | oneline)" \
 	test -x /usr/lib/systemd/system-generators/ostree-guests-generator -a -x $START
 
+fi
 # ---- 1. boot: generator, autostart -------------------------------------------------------------
+if want 1; then
 scenario 1 "boot"
 genfail=$(journalctl -b --no-pager | grep -i 'ostree-guests-generator.*fail')
 verdict "no generator failure in the boot journal" "${genfail:-no matching line}" test -z "$genfail"
@@ -82,7 +104,9 @@ verdict "autostart guest auto1 running" "$(systemctl is-active "$(unit auto1)"),
 verdict "autostart = false guest off1 not running" "$(systemctl is-active "$(unit off1)")" \
 	sh -c "! systemctl -q is-active $(unit off1) && ! machinectl list --no-legend | grep -q '^off1 '"
 
+fi
 # ---- 2. new config + daemon-reload + start ----------------------------------------------------
+if want 2; then
 scenario 2 "new guest"
 printf 'description = "T3a guest added at run time"\n[network]\nmode = "none"\n' >"$CONF/fresh.toml"
 systemctl daemon-reload
@@ -96,7 +120,9 @@ verdict "machinectl list shows fresh" "$(machinectl list --no-legend | awk '$1 =
 out=$(timeout 20 machinectl -q shell fresh /bin/true </dev/null 2>&1); rc=$?
 verdict "machinectl shell fresh /bin/true" "rc=$rc $out, guest up $(secs_since "$t")s after start" test $rc = 0
 
+fi
 # ---- 3. the guest's / is its deployment, /var persists ------------------------------------------
+if want 3; then
 scenario 3 "guest root and /var"
 d=$(dry_dep fresh)
 verdict "--dry-run names libostree's first deployment of the stateroot" "dry-run $d, ostree admin status $(status_dep fresh)" \
@@ -117,7 +143,9 @@ verdict "a file in the guest's /var survives systemctl restart" "restart rc=$rc,
 o=$(in_guest fresh sh -c 'touch /etc/t3a-w && rm /etc/t3a-w && echo etc-rw; touch /usr/t3a-w 2>/dev/null && echo usr-rw || echo usr-ro' 2>&1 | oneline)
 verdict "guest /etc writable, /usr read-only; host /sysroot still $(findmnt -no OPTIONS /sysroot | cut -d, -f1)" "$o" test "$o" = "etc-rw usr-ro"
 
+fi
 # ---- 4. upgrade on the booted host; a pinned guest stays -------------------------------------------
+if want 4; then
 scenario 4 "upgrade and pin"
 commit_v2() { # commit_v2 STATEROOT -> prints the new commit; adds /usr/share/ostree-guests-test/version
 	local os=$1 ref dir
@@ -161,7 +189,9 @@ verdict "a guest pinned with deployment = \"${pold:0:12}\" stays on its pin" \
 	test "$gr" = "$pold" -a "${pold%.*}" != "$pnew" -a -n "$pnew" -a "$(status_dep pinned)" != "$pold"
 timeout 60 systemctl stop "$(unit upg)" "$(unit pinned)"
 
+fi
 # ---- 5. invalid config: fail-closed, no restart loop --------------------------------------------
+if want 5; then
 scenario 5 "invalid config"
 printf 'autostart = false\ncolour = "red"\n' >"$CONF/broken.toml"
 tr=$EPOCHREALTIME
@@ -180,7 +210,9 @@ verdict "the other guests keep running" "auto1 $(systemctl is-active "$(unit aut
 	sh -c "systemctl -q is-active $(unit auto1) && systemctl -q is-active $(unit fresh)"
 rm -f "$CONF/broken.toml"; systemctl daemon-reload; systemctl reset-failed "$(unit broken)" 2>/dev/null
 
+fi
 # ---- 6. kill -9, restart cycles, no stale registration --------------------------------------------
+if want 6; then
 scenario 6 "kill -9 and stop/start cycles"
 t6=$EPOCHREALTIME
 n0=$(prop auto1 NRestarts); m0=$(prop auto1 MainPID)
@@ -214,7 +246,9 @@ ae=$(journal_since "$t6" | grep -iE 'machine.*already exists' | oneline)
 verdict "no \"Machine already exists\" in the journal (kill -9 and cycles)" "${ae:-none}; helper: $(journal_since "$t6" | grep -c 'cleared a stale machine registration') stale registrations cleared" test -z "$ae"
 verdict "after systemctl stop no machine stays registered" "machines: $(machinectl list --no-legend | awk '{print $1}' | oneline)" not_registered off1
 
+fi
 # ---- 7. deployment directory garbage-collected under a stopped guest -----------------------------
+if want 7; then
 scenario 7 "deployment gone"
 gd=$(status_dep gone)
 # Moved aside and put back afterwards: while a boot entry names a missing directory, every
@@ -233,7 +267,9 @@ systemctl reset-failed "$(unit gone)" 2>/dev/null
 unshare -m sh -c 'mount -o remount,bind,rw /sysroot && mv "$1.t3a-aside" "$1" && chattr +i "$1"' sh "/sysroot/ostree/deploy/gone/deploy/$gd"
 verdict "ostree admin status works again once it is back" "$(ostree admin status 2>&1 | head -1)" ostree admin status
 
+fi
 # ---- 8. the guest's journal from the host; machinectl poweroff --------------------------------------
+if want 8; then
 scenario 8 "journal and poweroff"
 jl=$(journalctl -M fresh --no-pager -b -n 200 2>&1)
 verdict "journalctl -M fresh shows the guest's journal" "$(wc -l <<<"$jl") lines, e.g. '$(grep -m1 -E 'Reached target|Startup finished' <<<"$jl" | cut -c1-120)'" \
@@ -247,7 +283,9 @@ verdict "machinectl poweroff stops the guest cleanly, no restart" \
 	"rc=$rc, $(secs_since "$t")s, ActiveState=$(prop fresh ActiveState), Result=$(prop fresh Result), ExecMainStatus=$(prop fresh ExecMainStatus), NRestarts $n0 -> $(prop fresh NRestarts), registered: $(registered fresh && echo yes || echo no)" \
 	test "$(prop fresh ActiveState)" = inactive -a "$(prop fresh Result)" = success -a "$(prop fresh NRestarts)" = "$n0" -a "$(registered fresh && echo y)" = ""
 
+fi
 # ---- 9. admin overrides win -------------------------------------------------------------------------
+if want 9; then
 scenario 9 "admin overrides"
 ours=$(prop off1 RestartUSec)
 mkdir -p /etc/systemd/system/systemd-nspawn@off1.service.d
@@ -268,7 +306,9 @@ h1=$(in_guest off1 hostname)
 verdict "/etc/systemd/nspawn/off1.nspawn Hostname=othername takes effect" "hostname before '$h0', after '$h1'" test "$h1" = othername
 timeout 60 systemctl stop "$(unit off1)"
 
+fi
 # ---- 10. networking: bridge (declared after boot), veth + port, zone, host, none -------------------
+if want 10; then
 scenario 10 "networking"
 # Connectivity is proven with TCP (the images carry no ping): a one-shot listener on one side
 # (systemd-socket-activate, in every systemd) and bash's /dev/tcp on the other.
@@ -359,7 +399,9 @@ systemctl restart ostree-guests-network.service
 verdict "a bridge no longer declared loses its runtime files" "$(ls /run/systemd/network/ 2>&1 | oneline)" \
 	test ! -e /run/systemd/network/50-ostree-guests-brt.netdev
 
+fi
 # ---- 11. the admin CLI on the booted host ------------------------------------------------------------
+if want 11; then
 scenario 11 "ostree-guests CLI"
 CLI=/usr/bin/ostree-guests
 src_ref=$(ostree refs | grep '^netn/' | head -1)
@@ -419,7 +461,9 @@ verdict "remove --purge leaves no unit, no deployment, no config" \
 	"rc=$rc; drop-in $(ls /run/systemd/generator/systemd-nspawn@cliguest.service.d 2>&1 | oneline); status $(ostree admin status | grep -c ' cliguest ') deployments; $(ls $CONF/cliguest.toml /ostree/deploy/cliguest 2>&1 | oneline)" \
 	sh -c '[ "$1" = 0 ] && [ ! -e /run/systemd/generator/systemd-nspawn@cliguest.service.d ] && ! ostree admin status | grep -q " cliguest " && [ ! -e '"$CONF"'/cliguest.toml ] && [ ! -e /ostree/deploy/cliguest ] && ! systemctl is-active --quiet "systemd-nspawn@cliguest.service"' sh "$rc"
 
+fi
 # ---- 12. limits and faults: resources, reloads, cleanup, host upgrade, /var kept ------------------------
+if want 12; then
 scenario 12 "limits and faults"
 printf '[network]\nmode = "none"\n[resources]\nmemory-max = "512M"\ntasks-max = 200\ncpu-quota = "50%%"\nio-weight = 50\n' >"$CONF/netn.toml"
 chmod 0644 "$CONF/netn.toml"
@@ -452,6 +496,43 @@ verdict "...and guests still boot after it" "$(systemctl is-active "$(unit fresh
 verdict "a guest's /var keeps its data through all of it" "$(in_guest fresh sh -c 'ls /var/t3a-* 2>&1' | oneline)" \
 	sh -c 'nsenter -t "$(machinectl show -p Leader --value fresh)" -a -- sh -c "ls /var/t3a-*" >/dev/null'
 
+fi
+# ---- 13. cgroup v2 in the guest: delegated controllers, MemoryMax enforced (VM tier) ----------------
+if want 13; then
+scenario 13 "cgroup controllers and MemoryMax"
+# netn carries the [resources] of scenario 12 (memory-max 512M, tasks-max 200, cpu-quota 50%)
+timeout 60 systemctl start "$(unit netn)"
+wait_for 60 guest_up netn
+cg=$(prop netn ControlGroup)
+verdict "the host runs the unified cgroup hierarchy with the memory controller" "$(cat /sys/fs/cgroup/cgroup.controllers 2>&1)" \
+	grep -qw memory /sys/fs/cgroup/cgroup.controllers
+verdict "memory.max of the guest's unit cgroup is MemoryMax" "$cg: $(cat "/sys/fs/cgroup$cg/memory.max" 2>&1)" \
+	test "$(cat "/sys/fs/cgroup$cg/memory.max" 2>/dev/null)" = 536870912
+verdict "pids.max and cpu.max follow TasksMax and CPUQuota" "$(cat "/sys/fs/cgroup$cg/pids.max" "/sys/fs/cgroup$cg/cpu.max" 2>&1 | oneline)" \
+	sh -c '[ "$(cat "$1/pids.max")" = 200 ] && [ "$(cat "$1/cpu.max")" = "50000 100000" ]' sh "/sys/fs/cgroup$cg"
+inner=$(timeout 20 machinectl -q shell netn /bin/cat /sys/fs/cgroup/cgroup.controllers </dev/null 2>&1 | tr -d '\r')
+verdict "the guest's systemd gets the controllers delegated" "guest sees: $inner" \
+	sh -c 'for c in memory pids; do echo "$1" | grep -qw $c || exit 1; done' sh "$inner"
+sub=$(timeout 20 machinectl -q shell netn /bin/sh -c 'cat /sys/fs/cgroup/system.slice/cgroup.controllers' </dev/null 2>&1 | tr -d '\r')
+verdict "...and passes them on to its own child cgroups" "guest system.slice: $sub" \
+	sh -c 'echo "$1" | grep -qw memory' sh "$sub"
+ooms=$(awk '$1 == "oom_kill" {print $2}' "/sys/fs/cgroup$cg/memory.events")
+small=$(timeout 60 machinectl -q shell netn /bin/sh -c 'dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null; echo rc=$?' </dev/null 2>&1 | tr -d '\r')
+verdict "a 100 MiB buffer fits under MemoryMax=512M" "$small" grep -q 'rc=0' <<<"$small"
+# dd's one buffer, filled from /dev/zero, is resident at once: 800 MiB > 512 MiB, no swap in the VM
+big=$(timeout 120 machinectl -q shell netn /bin/sh -c 'dd if=/dev/zero of=/dev/null bs=800M count=1 2>/dev/null; echo rc=$?' </dev/null 2>&1 | tr -d '\r')
+verdict "an 800 MiB buffer is OOM-killed inside the guest's cgroup" \
+	"$big; oom_kill $ooms -> $(awk '$1 == "oom_kill" {print $2}' "/sys/fs/cgroup$cg/memory.events")" \
+	sh -c 'echo "$1" | grep -q "rc=137" && [ "$(awk '"'"'$1 == "oom_kill" {print $2}'"'"' "$2/memory.events")" -gt "$3" ]' sh "$big" "/sys/fs/cgroup$cg" "$ooms"
+verdict "...and the guest lives on" "$(systemctl is-active "$(unit netn)")" guest_up netn
+timeout 60 systemctl stop "$(unit netn)"
+fi
+# ---- 14. NetworkManager host: bridge from our keyfile, bridged lease, veth to host (VM tier) -----------
+if want 14; then
+scenario 14 "NetworkManager"
+# shellcheck source=tests/system/scenario-nm.sh
+. /var/mnt/share/scenario-nm.sh
+fi
 scenario end ""
 info "done"
 printf '%d passed, %d failed\n' "$N_PASS" "$N_FAIL"

@@ -1,0 +1,140 @@
+#!/bin/bash
+# T3 system test (opt-in, for release checks): the T3a host and its in-host scenarios in a QEMU VM
+# with its own kernel, booted FROM ITS OSTREE DEPLOYMENT through the deployment's boot entry:
+#
+#   outer machine
+#   └─ qemu-system-x86_64 (TCG), disk = the physical root (an ext4 image of the OSTree sysroot)
+#      kernel, initramfs, options = the host's BLS entry (/boot/loader/entries/ostree-*-host.conf)
+#      └─ dracut initramfs: ostree-prepare-root.service turns ostree= into / (as on Fedora Atomic)
+#         └─ systemd 252 as PID 1, cgroup v2 with controllers, udev, our package (make install)
+#            ├─ ostree-guests-generator → systemd-nspawn@NAME.service → ostree-guest-start → nspawn
+#            └─ t3a-scenarios.service: tests/system/scenarios.sh from the 9p share
+#
+# It boots the same image twice, picking the network stack on the kernel command line:
+#   networkd        NetworkManager masked; scenarios 0-13 (13: cgroup controllers, MemoryMax)
+#   networkmanager  systemd-networkd masked; scenarios 0, 1 and 14 (bridge from our keyfile on an
+#                   uplink matched by MAC, a bridged guest's lease, a veth guest reaching the host)
+# The VM has one virtio NIC on QEMU's user network (it serves DHCP to the bridge and the guest).
+#
+# Usage (root, from a fresh clone):  tests/system/t3.sh        or   T3=1 tests/run
+# Env:  T3_WORKDIR   scratch (default /dev/shm/ostree-guests-t3; image and logs, removed unless
+#                    T3_KEEP=1)
+#       T3_BOOTS     which boots (default "networkd networkmanager")
+#       T3_TIMEOUT   seconds per boot (default 2700: TCG emulates every instruction)
+#       T3_MEM, T3_CPUS  VM size (default 3072 MiB, 2)
+#       OSTREE_GUESTS_CACHE, MIRROR: see tests/lib
+# KVM: /dev/kvm on this machine type cannot boot a stock kernel (see README), so it is TCG always
+# unless T3_ACCEL=kvm.
+# Output: PASS:/FAIL: lines from inside the VM, TIMING: lines, and last "N passed, N failed".
+set -uo pipefail
+
+T3_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+export HOST_KIND=vm
+# shellcheck source=tests/system/build-host.sh
+. "$T3_DIR/build-host.sh"
+
+need_root
+# qemu-system-x86 from Debian 12 (it replaces a newer qemu-utils backport, if one is installed)
+ensure_packages qemu-system-x86 ostree systemd-container debootstrap e2fsprogs util-linux make dracut-core
+
+WORK=${T3_WORKDIR:-/dev/shm/ostree-guests-t3}
+TIMEOUT=${T3_TIMEOUT:-2700}
+BOOTS=${T3_BOOTS:-networkd networkmanager}
+QEMU_PID=
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then
+		log "cleanup: stopping the VM (pid $QEMU_PID)"
+		kill -KILL "$QEMU_PID" 2>/dev/null
+		wait "$QEMU_PID" 2>/dev/null
+	fi
+	if [ "${T3_KEEP:-0}" != 1 ]; then
+		remove_tree "$WORK/sysroot"
+		rm -rf --one-file-system "$WORK/host-stage"
+		rm -f "$WORK/disk.img"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+span() { local us=$((${2/./} - ${1/./})); printf '%d.%d' $((us / 1000000)) $(((us % 1000000) / 100000)); }
+
+t_start=$EPOCHREALTIME
+mkdir -p "$WORK"
+WORK=$(realpath "$WORK")
+build_host_sysroot "$WORK" || die "building the sysroot failed"
+SYSROOT=$WORK/sysroot
+
+# The boot loader's part: the host's entry names kernel, initramfs and options.
+entry=$(grep -l '^options .*ostree=/ostree/boot\.[01]/host/' "$SYSROOT"/boot/loader/entries/*.conf | head -n 1)
+[ -n "$entry" ] || die "no boot entry for the host deployment in $SYSROOT/boot/loader/entries"
+kernel=$SYSROOT/boot$(awk '$1 == "linux" {print $2}' "$entry")
+initrd=$SYSROOT/boot$(awk '$1 == "initrd" {print $2}' "$entry")
+options=$(sed -n 's/^options //p' "$entry")
+[ -s "$kernel" ] && [ -s "$initrd" ] || die "the entry $entry names no kernel/initramfs that exists"
+log "t3: boot entry $(basename "$entry"): options $options"
+cp "$kernel" "$WORK/vmlinuz" && cp "$initrd" "$WORK/initramfs.img" || die "copying the kernel"
+
+# The physical root as the VM's disk; mke2fs -d keeps hard links, so the shared repo objects stay
+# shared. The image is sparse; QEMU writes to a snapshot, so each boot starts from this state.
+rm -f "$WORK/disk.img"
+mkfs.ext4 -q -F -L ostree-sysroot -d "$SYSROOT" "$WORK/disk.img" 10G >"$WORK/mkfs.log" 2>&1 ||
+	{ cat "$WORK/mkfs.log" >&2; die "mkfs.ext4 -d $SYSROOT failed"; }
+remove_tree "$SYSROOT"
+t_built=$EPOCHREALTIME
+log "t3: disk image $(du -h "$WORK/disk.img" | cut -f1) used ($(span "$t_start" "$t_built")s since start)"
+
+accel=${T3_ACCEL:-tcg}
+if [ "$accel" = kvm ]; then accel_args=(-accel kvm -cpu host); else accel_args=(-accel tcg,thread=multi -cpu max); fi
+
+# boot NAME EXTRA_KARGS SCENARIOS: one VM boot; its results land in $WORK/share-NAME
+boot() {
+	local name=$1 extra=$2 selection=$3 share=$WORK/share-$1 t0=$EPOCHREALTIME rc=0
+	rm -rf "$share"
+	mkdir -p "$share"
+	install -m 0644 "$T3_DIR/scenarios.sh" "$T3_DIR/scenario-nm.sh" "$share/"
+	printf 'TIER=vm\nSCENARIOS="%s"\n' "$selection" >"$share/tier.env"
+	log "t3: boot '$name' (${accel}, timeout ${TIMEOUT}s): scenarios $selection; console $WORK/console-$name.log"
+	timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
+		-smp "${T3_CPUS:-2}" -m "${T3_MEM:-3072}" \
+		-nodefaults -no-reboot -display none -monitor none -serial "file:$WORK/console-$name.log" \
+		-kernel "$WORK/vmlinuz" -initrd "$WORK/initramfs.img" -append "$options $extra" \
+		-drive "file=$WORK/disk.img,if=virtio,format=raw,snapshot=on" \
+		-virtfs "local,path=$share,mount_tag=share,security_model=none,id=share" \
+		-nic "user,model=virtio-net-pci,mac=52:54:00:12:34:56" \
+		-device virtio-rng-pci </dev/null &
+	QEMU_PID=$!
+	wait "$QEMU_PID" || rc=$?
+	QEMU_PID=
+	log "t3: boot '$name' ended rc=$rc after $(span "$t0" "$EPOCHREALTIME")s"
+	if [ -s "$share/scenarios.log" ]; then
+		grep -v '^[0-9]* passed, [0-9]* failed$' "$share/scenarios.log" | sed "s/^/[$name] /"
+		N_PASS=$((N_PASS + $(grep -c '^PASS: ' "$share/scenarios.log")))
+		N_FAIL=$((N_FAIL + $(grep -c '^FAIL: ' "$share/scenarios.log")))
+	else
+		echo "[$name] no scenario log; tail of the console:"
+		tail -n 40 "$WORK/console-$name.log"
+	fi
+	if [ ! -s "$share/rc" ]; then
+		fail "[$name] the in-host scenarios finished" "no rc file; qemu rc=$rc; console $WORK/console-$name.log"
+	elif [ "$(cat "$share/rc")" != 0 ] && ! grep -q '^FAIL: ' "$share/scenarios.log"; then
+		fail "[$name] the in-host scenario script exited 0" "rc=$(cat "$share/rc")"
+	fi
+	echo "TIMING: boot $name $(span "$t0" "$EPOCHREALTIME")s"
+}
+
+for b in $BOOTS; do
+	case $b in
+	networkd) boot networkd "systemd.mask=NetworkManager.service" "0 1 2 3 4 5 6 7 8 9 10 11 12 13" ;;
+	networkmanager)
+		boot networkmanager "systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket" "0 1 14"
+		;;
+	*) die "T3_BOOTS: unknown boot '$b' (networkd, networkmanager)" ;;
+	esac
+done
+echo "TIMING: build $(span "$t_start" "$t_built")s, total $(span "$t_start" "$EPOCHREALTIME")s"
+log "t3: logs in $WORK/share-* and $WORK/console-*.log"
+check_summary

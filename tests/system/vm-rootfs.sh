@@ -1,0 +1,119 @@
+#!/bin/bash
+# Cached Debian root filesystem for the T3 VM HOST: the T3a host (host-rootfs.sh) plus what a
+# machine that boots on its own needs, set up the way Fedora Atomic boots:
+#   * a Debian kernel, its modules and an initramfs made by dracut with ostree's module
+#     (ostree-boot: ostree-prepare-root.service turns the physical root into the deployment
+#     named by the ostree= karg, as Fedora's initramfs does), all in /usr/lib/modules/KVER/
+#     where `ostree admin deploy` finds them (vmlinuz, initramfs.img);
+#   * NetworkManager (with dnsmasq-base for its shared mode) beside systemd-networkd: the VM
+#     test boots once per network stack and masks the other on the kernel command line.
+#
+# As a script:  tests/system/vm-rootfs.sh      -> prints the tarball path (builds it if missing)
+# As a library: source it, then  tar=$(vm_rootfs_tar)
+#
+# Two cache layers under $OSTREE_GUESTS_CACHE: the debootstrap (vmbase-KEY.tar, cached_debootstrap)
+# and the tree with kernel and initramfs (vmhost-KEY.tar, KEY = the base tarball's name and
+# VM_APT_PACKAGES; bump VM_ROOTFS_VERSION when the recipe below changes).
+# Env: OSTREE_GUESTS_CACHE, MIRROR, OSTREE_GUESTS_SCRATCH (see tests/lib/guest-rootfs.sh)
+
+_VM_ROOTFS_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+# shellcheck source=tests/system/host-rootfs.sh
+. "$_VM_ROOTFS_DIR/host-rootfs.sh"
+
+VM_ROOTFS_VERSION=ostree-guests-t3-vm-rootfs-1
+# dracut instead of initramfs-tools (Fedora's initramfs generator; ostree ships a dracut module);
+# the kernel is installed in a second step: debootstrap would pull initramfs-tools for it.
+: "${VM_PACKAGES:=$HOST_PACKAGES,dracut,dracut-core,ostree-boot,iputils-ping}"
+# Installed by apt in the chroot, with the kernel: polkitd (for NetworkManager) fails to configure
+# inside debootstrap. dnsmasq-base serves DHCP for NetworkManager's shared mode.
+: "${VM_APT_PACKAGES:=linux-image-amd64 network-manager dnsmasq-base nftables iptables}"
+
+vm_base_args() { printf '%s\n' vmbase "$HOST_SUITE" "$HOST_VARIANT" "$VM_PACKAGES" "$VM_ROOTFS_VERSION"; }
+
+vm_rootfs_path() {
+	local a key
+	mapfile -t a < <(vm_base_args)
+	key=$({ basename "$(debootstrap_tar_path "${a[@]}")"; echo "$VM_APT_PACKAGES"; } | sha256sum | cut -c1-12)
+	printf '%s/vmhost-%s.tar\n' "$OSTREE_GUESTS_CACHE" "$key"
+}
+
+# _vm_add_kernel ROOT: install VM_APT_PACKAGES with apt inside ROOT (a private mount namespace
+# holds /proc, /sys, /dev for the chroot), then build the ostree-aware initramfs and put kernel and
+# initramfs where ostree looks for them.
+_vm_add_kernel() {
+	local root=$1
+	cp /etc/resolv.conf "$root/etc/resolv.conf"
+	# no daemons start inside the chroot
+	printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+	chmod 0755 "$root/usr/sbin/policy-rc.d"
+	unshare -m --propagation private sh -ec '
+		root=$1 pkgs=$2
+		mount -t proc proc "$root/proc"
+		mount --rbind /sys "$root/sys"
+		mount --rbind /dev "$root/dev"
+		chroot "$root" sh -ec "
+			export DEBIAN_FRONTEND=noninteractive
+			apt-get -qq update
+			apt-get -qq -y install --no-install-recommends $pkgs >/dev/null
+			kver=\$(ls /usr/lib/modules | head -n 1)
+			# --no-hostonly: the initramfs must not depend on the build machine
+			# systemd: ostree-prepare-root.service is a systemd unit of the initramfs
+			dracut --quiet --force --no-hostonly --add \"systemd ostree\" --kver \"\$kver\" \
+				/usr/lib/modules/\$kver/initramfs.img
+			cp /boot/vmlinuz-\$kver /usr/lib/modules/\$kver/vmlinuz
+			rm -rf /boot/* /var/cache/apt/archives/*.deb /var/lib/apt/lists/*
+		"
+	' sh "$root" "$VM_APT_PACKAGES" || return 1
+	rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/resolv.conf"
+	local kver
+	kver=$(ls "$root/usr/lib/modules")
+	[ -s "$root/usr/lib/modules/$kver/vmlinuz" ] && [ -s "$root/usr/lib/modules/$kver/initramfs.img" ] ||
+		{ log "no kernel or initramfs in $root/usr/lib/modules/$kver"; return 1; }
+	# the initramfs must carry ostree-prepare-root, or the VM would boot the physical root
+	local listing
+	listing=$(lsinitrd "$root/usr/lib/modules/$kver/initramfs.img" 2>&1)
+	grep -q 'initrd-root-fs.target.wants/ostree-prepare-root.service' <<<"$listing" ||
+		{ log "dracut left ostree-prepare-root out of the initramfs"; return 1; }
+}
+
+# Print the tarball path; build it (and the debootstrap under it) when it is not cached.
+vm_rootfs_tar() {
+	local tar base a scratch lock t0 rc=0
+	tar=$(vm_rootfs_path)
+	if [ -s "$tar" ]; then
+		printf '%s\n' "$tar"
+		return 0
+	fi
+	mapfile -t a < <(vm_base_args)
+	base=$(cached_debootstrap "${a[@]}") || return 1
+	ensure_packages dracut-core # lsinitrd, to check the result
+	exec {lock}>"$tar.lock"
+	flock "$lock"
+	if [ -s "$tar" ]; then
+		exec {lock}>&-
+		printf '%s\n' "$tar"
+		return 0
+	fi
+	t0=$EPOCHREALTIME
+	log "vm rootfs: kernel and dracut initramfs with ostree-prepare-root (a few minutes)"
+	scratch=$(mktemp -d "$OSTREE_GUESTS_SCRATCH/ostree-guests-vmrootfs.XXXXXX")
+	mkdir "$scratch/root"
+	tar -C "$scratch/root" --numeric-owner --xattrs -xf "$base" &&
+		_vm_add_kernel "$scratch/root" >"$scratch/kernel.log" 2>&1 || rc=$?
+	if [ $rc -ne 0 ]; then
+		tail -n 25 "$scratch/kernel.log" >&2
+	else
+		tar -C "$scratch/root" --numeric-owner --xattrs -cf "$tar.tmp" . && mv -f "$tar.tmp" "$tar" || rc=$?
+	fi
+	rm -rf --one-file-system "$scratch"
+	rm -f "$tar.tmp"
+	exec {lock}>&-
+	[ $rc -eq 0 ] || { log "building the VM host rootfs failed"; return 1; }
+	log "cached VM host rootfs $tar ($(du -h "$tar" | cut -f1), $(elapsed_since "$t0")s)"
+	printf '%s\n' "$tar"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -euo pipefail
+	vm_rootfs_tar
+fi
