@@ -147,7 +147,7 @@ pub fn read(text: &str) -> Result<UnitFile, ReadError> {
                 format!("line of {} bytes; systemd stops there", line.len()),
             );
         }
-        if let Some(c) = line.chars().find(|c| c.is_control()) {
+        if let Some(c) = crate::unit::find_control(line) {
             return fail(n, format!("control character {c:?}"));
         }
         if line.is_empty() {
@@ -203,18 +203,18 @@ pub fn read(text: &str) -> Result<UnitFile, ReadError> {
 /// is a specifier, refused since no value we write may contain one.
 pub fn specifiers(value: &str) -> Result<String, ReadError> {
     let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
+    let mut rest = value;
+    while let Some((before, after)) = rest.split_once('%') {
+        out.push_str(before);
+        let mut chars = after.chars();
         match chars.next() {
             Some('%') => out.push('%'),
             Some(s) => return fail(0, format!("specifier %{s} in {value:?}")),
             None => return fail(0, format!("lone '%' at the end of {value:?}")),
         }
+        rest = chars.as_str();
     }
+    out.push_str(rest);
     Ok(out)
 }
 
@@ -271,6 +271,19 @@ fn cunescape_one(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result
 /// versions differ on the details), and an escape outside the supported C escapes is refused.
 /// Without `cunescape`, a backslash takes the next character literally, as systemd does.
 pub fn words(value: &str, cunescape: bool) -> Result<Vec<String>, ReadError> {
+    // Most values have no quotes or escapes: then the words are just the blank-separated runs.
+    if !value.bytes().any(|b| matches!(b, b'"' | b'\'' | b'\\')) {
+        return Ok(value
+            .split(is_blank)
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect());
+    }
+    quoted_words(value, cunescape)
+}
+
+/// [`words`], character by character.
+fn quoted_words(value: &str, cunescape: bool) -> Result<Vec<String>, ReadError> {
     let err = |m: String| ReadError {
         line: 0,
         message: format!("{m} in {value:?}"),
@@ -334,17 +347,16 @@ pub fn words(value: &str, cunescape: bool) -> Result<Vec<String>, ReadError> {
 /// `$$` → `$` in one word of a command line; any other `$` would expand a variable.
 fn dollars(word: &str) -> Result<String, ReadError> {
     let mut out = String::with_capacity(word.len());
-    let mut chars = word.chars();
-    while let Some(c) = chars.next() {
-        if c != '$' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('$') => out.push('$'),
-            _ => return fail(0, format!("unescaped '$' (variable expansion) in {word:?}")),
-        }
+    let mut rest = word;
+    while let Some((before, after)) = rest.split_once('$') {
+        out.push_str(before);
+        rest = after.strip_prefix('$').ok_or_else(|| ReadError {
+            line: 0,
+            message: format!("unescaped '$' (variable expansion) in {word:?}"),
+        })?;
+        out.push('$');
     }
+    out.push_str(rest);
     Ok(out)
 }
 
@@ -415,6 +427,51 @@ mod tests {
             assert!(read(bad).is_err(), "{bad:?}");
         }
         assert!(read("[Unit]\nDescription=a\\\\\n").is_ok());
+    }
+
+    /// `specifiers` and `dollars` as first written, character by character.
+    fn reference_unescape(value: &str, escape: char) -> Option<String> {
+        let mut out = String::new();
+        let mut chars = value.chars();
+        while let Some(c) = chars.next() {
+            if c != escape {
+                out.push(c);
+            } else if chars.next() == Some(escape) {
+                out.push(escape);
+            } else {
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    #[test]
+    fn fast_paths_match_the_character_by_character_definitions() {
+        let pieces = [
+            "a",
+            "%",
+            "$",
+            " ",
+            "\t",
+            "é",
+            "\u{1f600}",
+            "%%",
+            "$$",
+            "/x",
+            "\"",
+            "\\",
+        ];
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..5000 {
+            let v: String = (0..rng.usize(..10))
+                .map(|_| pieces[rng.usize(..pieces.len())])
+                .collect();
+            assert_eq!(specifiers(&v).ok(), reference_unescape(&v, '%'), "{v:?}");
+            assert_eq!(dollars(&v).ok(), reference_unescape(&v, '$'), "{v:?}");
+            for cunescape in [false, true] {
+                assert_eq!(words(&v, cunescape), quoted_words(&v, cunescape), "{v:?}");
+            }
+        }
     }
 
     #[test]
