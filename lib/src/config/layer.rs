@@ -34,6 +34,7 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Parses and validates one guest file.
+#[cfg(test)]
 pub fn parse<'t>(file: &'t Path, text: &'t str) -> Result<Layer<'t>, ConfigError> {
     parse_as::<GuestConfig>(file, text)
 }
@@ -43,6 +44,15 @@ pub fn parse_as<'t, T: serde::de::DeserializeOwned>(
     file: &'t Path,
     text: &'t str,
 ) -> Result<Layer<'t>, ConfigError> {
+    parse_validated::<T>(file, text).map(|(layer, _)| layer)
+}
+
+/// [`parse_as`], also returning the file's own value: for a file without drop-ins that is the
+/// whole configuration, which then needs no second deserialization.
+pub fn parse_validated<'t, T: serde::de::DeserializeOwned>(
+    file: &'t Path,
+    text: &'t str,
+) -> Result<(Layer<'t>, T), ConfigError> {
     let mut table = DeTable::parse(text).map_err(|e| ConfigError {
         file: file.to_owned(),
         line: e.span().map(|s| line_of(text, s.start)),
@@ -60,8 +70,8 @@ pub fn parse_as<'t, T: serde::de::DeserializeOwned>(
         });
     }
     let layer = Layer { file, text, table };
-    validate::<T>(&layer)?;
-    Ok(layer)
+    let value = validate::<T>(&layer)?;
+    Ok((layer, value))
 }
 
 /// `x-` keys are reserved for users' own annotations and ignored at every level.
@@ -125,23 +135,21 @@ pub fn deserialize_as<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn validate<T: serde::de::DeserializeOwned>(layer: &Layer<'_>) -> Result<(), ConfigError> {
-    deserialize_as::<T>(layer.table.clone())
-        .map(|_: T| ())
-        .map_err(|(path, err)| {
-            let message = err.message().trim().to_owned();
-            let key = path;
-            let line = err
-                .span()
-                .map(|s| line_of(layer.text, s.start))
-                .or_else(|| key.as_deref().and_then(|k| find_key_line(layer, k)));
-            ConfigError {
-                file: layer.file.to_owned(),
-                line,
-                key,
-                message,
-            }
-        })
+fn validate<T: serde::de::DeserializeOwned>(layer: &Layer<'_>) -> Result<T, ConfigError> {
+    deserialize_as::<T>(layer.table.clone()).map_err(|(path, err)| {
+        let message = err.message().trim().to_owned();
+        let key = path;
+        let line = err
+            .span()
+            .map(|s| line_of(layer.text, s.start))
+            .or_else(|| key.as_deref().and_then(|k| find_key_line(layer, k)));
+        ConfigError {
+            file: layer.file.to_owned(),
+            line,
+            key,
+            message,
+        }
+    })
 }
 
 /// Finds the line where a dotted key path (`network.mode`, `bind[1].source`) is set.

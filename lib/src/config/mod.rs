@@ -214,23 +214,31 @@ fn settings_from_texts(
         .first()
         .map(|(p, _)| *p)
         .ok_or_else(|| ConfigError::file("", "no configuration"))?;
-    let layers = files
+    let (layers, mut own): (Vec<_>, Vec<GuestConfig>) = files
         .iter()
-        .map(|(p, t)| layer::parse(p, t))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut merged = layers
-        .first()
-        .map(|l| l.table.clone())
-        .ok_or_else(|| ConfigError::file(main, "no configuration"))?;
-    for upper in layers.iter().skip(1) {
-        layer::merge(merged.get_mut(), upper.table.get_ref());
-    }
-    let config = layer::deserialize(merged).map_err(|(key, e)| ConfigError {
-        file: main.to_owned(),
-        line: None,
-        key,
-        message: e.message().to_owned(),
-    })?;
+        .map(|(p, t)| layer::parse_validated(p, t))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
+    let config = match own.pop() {
+        // A single file was validated on its own already: it is the configuration.
+        Some(config) if own.is_empty() => config,
+        _ => {
+            let mut merged = layers
+                .first()
+                .map(|l| l.table.clone())
+                .ok_or_else(|| ConfigError::file(main, "no configuration"))?;
+            for upper in layers.iter().skip(1) {
+                layer::merge(merged.get_mut(), upper.table.get_ref());
+            }
+            layer::deserialize(merged).map_err(|(key, e)| ConfigError {
+                file: main.to_owned(),
+                line: None,
+                key,
+                message: e.message().to_owned(),
+            })?
+        }
+    };
     let located = |key: &str, message: String| locate(&layers, key, message);
     check_combinations(&config, bridges, located)?;
     let stateroot = match &config.stateroot {

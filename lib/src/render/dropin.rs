@@ -1,5 +1,7 @@
 //! The `systemd-nspawn@NAME.service.d/50-ostree-guests.conf` drop-in.
 
+use std::sync::LazyLock;
+
 use crate::config::{Guest, Settings};
 use crate::exit;
 use crate::nspawn;
@@ -35,13 +37,14 @@ fn source_path(guest: &Guest) -> Result<String, UnitValueError> {
     Ok(main.replace('%', "%%"))
 }
 
-fn prevent_restart() -> String {
+/// Formatted once: every drop-in, valid or fail-closed, carries it.
+static PREVENT_RESTART: LazyLock<String> = LazyLock::new(|| {
     exit::NOT_RETRYABLE
         .iter()
         .map(i32::to_string)
         .collect::<Vec<_>>()
         .join(" ")
-}
+});
 
 pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueError> {
     let c = &settings.config;
@@ -93,7 +96,7 @@ pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueErr
         // With --notify-ready the start lasts until the guest is up; slow guests (k3s, a VM
         // without KVM) need longer than the default 90 s.
         .set("TimeoutStartSec", "5min")
-        .set("RestartPreventExitStatus", &prevent_restart());
+        .set("RestartPreventExitStatus", &PREVENT_RESTART);
     let r = &c.resources;
     if let Some(m) = &r.memory_max {
         w.set("MemoryMax", m.as_str());
@@ -141,6 +144,6 @@ pub fn fail_closed_dropin(guest: &Guest, reason: &str) -> String {
         .set("ExecStart", "")
         .set("ExecStart", &exec)
         .set("Restart", "no")
-        .set("RestartPreventExitStatus", &prevent_restart());
+        .set("RestartPreventExitStatus", &PREVENT_RESTART);
     w.finish()
 }
