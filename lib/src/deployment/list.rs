@@ -30,11 +30,35 @@ const MAX_TRIES: u32 = 3;
 /// Staged deployments are not included: they have no boot entry until finalized at shutdown.
 /// A deployment whose directory is gone is still listed; [`super::resolve`] reports it.
 pub fn list_deployments(layout: &Layout) -> Result<Vec<Deployment>, ResolveError> {
+    list_with(layout, Details::All)
+}
+
+/// Which deployments get their `.origin` file (the pin flag) and commit object (the version)
+/// read. Each is a file open on top of the entry and the bootlink; starting one guest needs
+/// them for its own deployment only, so [`super::resolve`] skips the others.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Details<'a> {
+    /// Every deployment, as `ostree admin status` shows them.
+    All,
+    /// Only deployments of `stateroot`: all of them (pins that compare versions, and error
+    /// messages listing them), or with `first_only` the first in boot order, which is the one
+    /// `Pin::Auto` picks. The others keep `pinned: false` and `version: None`.
+    Of {
+        stateroot: &'a str,
+        first_only: bool,
+    },
+}
+
+/// [`list_deployments`], reading pin flags and versions only where `details` says.
+pub(crate) fn list_with(
+    layout: &Layout,
+    details: Details<'_>,
+) -> Result<Vec<Deployment>, ResolveError> {
     let mut tries = 0;
     loop {
         tries += 1;
         let before = Generation::read(layout)?;
-        let result = read_deployments(layout, &before);
+        let result = read_deployments(layout, &before, details);
         // ostree renames `boot/loader` or `ostree/boot.N` to switch, then bumps the mtime of
         // `ostree/deploy`; a change or a vanished file means the read mixed two states.
         let stable = Generation::read(layout).is_ok_and(|after| after == before);
@@ -113,17 +137,37 @@ struct Entry {
 fn read_deployments(
     layout: &Layout,
     generation: &Generation,
+    details: Details<'_>,
 ) -> Result<Vec<Deployment>, ResolveError> {
     if !generation.has_loader {
         check_boot_mounted(layout)?;
     }
     let mut entries = read_entries(layout, generation.bootversion)?;
     entries.sort_by(boot_order);
-    let mut versions: Vec<(String, Option<String>)> = Vec::with_capacity(entries.len());
+    let mut versions: Vec<(String, Option<String>)> = Vec::new();
     let mut buf = Vec::with_capacity(512);
     let mut deps = Vec::with_capacity(entries.len());
+    let mut first_detailed = false;
     for (index, entry) in entries.into_iter().enumerate() {
-        deps.push(deployment(layout, index, entry, &mut buf, &mut versions)?);
+        let mut wanted = |stateroot: &str| match details {
+            Details::All => true,
+            Details::Of {
+                stateroot: ours,
+                first_only,
+            } => {
+                let take = stateroot == ours && !(first_only && first_detailed);
+                first_detailed |= take;
+                take
+            }
+        };
+        deps.push(deployment(
+            layout,
+            index,
+            entry,
+            &mut wanted,
+            &mut buf,
+            &mut versions,
+        )?);
     }
     Ok(deps)
 }
@@ -217,6 +261,7 @@ fn deployment(
     layout: &Layout,
     index: usize,
     entry: Entry,
+    wanted: &mut dyn FnMut(&str) -> bool,
     buf: &mut Vec<u8>,
     versions: &mut Vec<(String, Option<String>)>,
 ) -> Result<Deployment, ResolveError> {
@@ -240,11 +285,23 @@ fn deployment(
     let (checksum, serial) =
         parse_deploy_name(base).map_err(|r| ResolveError::malformed(&link, r))?;
     let stateroot = bootlink.stateroot;
+    let mut dep = Deployment {
+        index,
+        stateroot: stateroot.to_owned(),
+        checksum: checksum.to_owned(),
+        serial,
+        boot_entry: entry.path,
+        pinned: false,
+        version: None,
+    };
+    if !wanted(stateroot) {
+        return Ok(dep);
+    }
 
     let origin = layout
         .sysroot
         .join(format!("ostree/deploy/{stateroot}/deploy/{base}.origin"));
-    let pinned = match read_small_text(&origin, buf) {
+    dep.pinned = match read_small_text(&origin, buf) {
         Ok(text) => is_pinned(text),
         // No origin file is allowed (libostree: ot_openat_ignore_enoent).
         Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => false,
@@ -252,7 +309,7 @@ fn deployment(
     };
 
     // Redeploys share a commit; read each commit object once per listing.
-    let version = match versions.iter().find(|(c, _)| c == checksum) {
+    dep.version = match versions.iter().find(|(c, _)| c == checksum) {
         Some((_, v)) => v.clone(),
         None => {
             let v = commit_object(&layout.sysroot, checksum).and_then(|p| commit_version(&p));
@@ -260,16 +317,7 @@ fn deployment(
             v
         }
     };
-
-    Ok(Deployment {
-        index,
-        stateroot: stateroot.to_owned(),
-        checksum: checksum.to_owned(),
-        serial,
-        boot_entry: entry.path,
-        pinned,
-        version,
-    })
+    Ok(dep)
 }
 
 /// `ostree/repo/objects/<2 hex>/<62 hex>.commit` of a (bare-mode) sysroot repo.

@@ -5,7 +5,8 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use super::{Deployment, Layout, Pin, ResolveError, list_deployments, select};
+use super::list::{Details, list_with};
+use super::{Deployment, Layout, Pin, ResolveError, select};
 
 /// The outcome of [`resolve`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,11 @@ pub fn booted_deployment<'a>(layout: &Layout, deps: &'a [Deployment]) -> Option<
     if !ostree_booted(layout) {
         return None;
     }
+    same_inode_as_root(layout, deps)
+}
+
+/// The deployment whose directory is the running root, the booted marker already checked.
+fn same_inode_as_root<'a>(layout: &Layout, deps: &'a [Deployment]) -> Option<&'a Deployment> {
     let root = fs::metadata(&layout.root).ok()?;
     deps.iter().find(|d| {
         fs::metadata(layout.sysroot.join(d.relative_dir()))
@@ -49,11 +55,12 @@ pub fn booted_deployment<'a>(layout: &Layout, deps: &'a [Deployment]) -> Option<
 /// `ostree=/ostree/boot.N/STATEROOT/…` argument. Erring towards "booted" only ever refuses a
 /// guest, never lets one share the host's /var.
 pub fn booted_stateroot(layout: &Layout, deps: &[Deployment]) -> Option<String> {
-    if let Some(d) = booted_deployment(layout, deps) {
-        return Some(d.stateroot.clone());
-    }
+    // One check of the marker for both ways of finding the booted deployment.
     if !ostree_booted(layout) {
         return None;
+    }
+    if let Some(d) = same_inode_as_root(layout, deps) {
+        return Some(d.stateroot.clone());
     }
     let cmdline = fs::read_to_string(layout.root.join("proc/cmdline")).ok()?;
     cmdline_stateroot(&cmdline)
@@ -72,8 +79,18 @@ fn cmdline_stateroot(cmdline: &str) -> Option<String> {
 
 /// Resolves the deployment a guest of `stateroot` runs, checking that its directory exists and
 /// that the stateroot is not the booted host's own.
+///
+/// Every boot entry and bootlink is read (the order, the booted check and error messages need
+/// them all), but origin files and commit objects only of the deployments the pin can pick:
+/// those opens were half of a guest start's file accesses. So a malformed `.origin` of another
+/// stateroot's deployment, which fails [`super::list_deployments`] (as it fails
+/// `ostree admin status`), does not stop this guest.
 pub fn resolve(layout: &Layout, stateroot: &str, pin: &Pin) -> Result<Resolved, ResolveError> {
-    let deps = list_deployments(layout)?;
+    let details = Details::Of {
+        stateroot,
+        first_only: *pin == Pin::Auto,
+    };
+    let deps = list_with(layout, details)?;
     let booted_stateroot = booted_stateroot(layout, &deps);
     if booted_stateroot.as_deref() == Some(stateroot) {
         return Err(ResolveError::HostStateroot {

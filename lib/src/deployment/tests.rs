@@ -405,3 +405,53 @@ fn booted_host_detection() {
     layout.root = other;
     assert_eq!(booted_deployment(&layout, &deps), None);
 }
+
+#[test]
+fn resolve_reads_details_of_the_pickable_deployments_only() {
+    let fx = three();
+    fx.commit('a', Some("h1"));
+    fx.commit('c', Some("w2"));
+    fx.commit('d', Some("w1"));
+    let origin = |c: char, os: &str| {
+        fx.sysroot()
+            .join(format!("ostree/deploy/{os}/deploy/{}.0.origin", csum(c)))
+    };
+    fs::write(origin('d', "web"), "[libostree-transient]\npinned=true\n").unwrap();
+    let deps = list_deployments(&fx.layout).unwrap();
+    // Whatever the pin, the resolved deployment carries the same pin flag and version as the
+    // full listing.
+    for (pin, index) in [
+        ("auto", 1),
+        ("version:w1", 2),
+        ("version:w2", 1),
+        ("dddddddd", 2),
+        ("cccccccc", 1),
+    ] {
+        let r = resolve(&fx.layout, "web", &pin.parse().unwrap()).unwrap();
+        assert_eq!(r.deployment, deps[index], "{pin}");
+    }
+    // Error messages list the stateroot's deployments with their versions.
+    let e = resolve(&fx.layout, "web", &"version:w9".parse().unwrap()).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("(version w2)") && msg.contains("(version w1)"),
+        "{msg}"
+    );
+
+    // A broken origin of another stateroot fails the full listing (as `ostree admin status`
+    // fails) but not the resolution of a guest that cannot pick that deployment.
+    fs::write(origin('a', "host"), b"\xff").unwrap();
+    assert!(list_deployments(&fx.layout).is_err());
+    let r = resolve(&fx.layout, "web", &Pin::Auto).unwrap();
+    assert_eq!(r.deployment, deps[1]);
+    // Nor of the stateroot's own later deployments when the pin is auto; but a pin that has to
+    // look at them all reports it.
+    fs::write(origin('a', "host"), "").unwrap();
+    fs::write(origin('d', "web"), b"\xff").unwrap();
+    assert_eq!(
+        resolve(&fx.layout, "web", &Pin::Auto).unwrap().deployment,
+        deps[1]
+    );
+    let e = resolve(&fx.layout, "web", &"version:w2".parse().unwrap()).unwrap_err();
+    assert!(e.to_string().contains("UTF-8"), "{e}");
+}
