@@ -34,18 +34,17 @@ debootstrap_tar_path() {
 	printf '%s/%s-%s.tar\n' "$OSTREE_GUESTS_CACHE" "$1" "$key"
 }
 
-# cached_debootstrap KIND SUITE VARIANT PACKAGES VERSION: print the tarball path, running
-# debootstrap first when it is not cached. Built on scratch space, written as .tmp and renamed,
-# under a lock so that concurrent runs build it once.
-cached_debootstrap() {
-	local kind=$1 suite=$2 variant=$3 packages=$4 tar scratch mirror t0 lock rc=0
-	tar=$(debootstrap_tar_path "$@")
+# cached_tree TAR KIND BUILDER ARGS...: print TAR, first running `BUILDER ROOT LOG ARGS...` when TAR
+# is not cached. BUILDER fills the empty directory ROOT (on scratch space) and logs to LOG; the tree
+# is then written as TAR.tmp and renamed, under a lock so that concurrent runs build it once.
+cached_tree() {
+	local tar=$1 kind=$2 builder=$3 scratch t0 lock rc=0
+	shift 3
 	if [ -s "$tar" ]; then
 		printf '%s\n' "$tar"
 		return 0
 	fi
 	need_root
-	ensure_packages debootstrap
 	mkdir -p "$OSTREE_GUESTS_CACHE"
 	exec {lock}>"$tar.lock"
 	flock "$lock"
@@ -54,28 +53,39 @@ cached_debootstrap() {
 		printf '%s\n' "$tar"
 		return 0
 	fi
-	mirror=$(debian_mirror) || return 1
-	scratch=$(mktemp -d "$OSTREE_GUESTS_SCRATCH/ostree-guests-debootstrap-$kind.XXXXXX")
+	scratch=$(mktemp -d "$OSTREE_GUESTS_SCRATCH/ostree-guests-$kind.XXXXXX")
+	mkdir "$scratch/root"
 	t0=$EPOCHREALTIME
-	log "debootstrap $kind rootfs: --variant=$variant --include=$packages $suite from $mirror (a minute or two)"
-	debootstrap --variant="$variant" --include="$packages" \
-		"$suite" "$scratch/root" "$mirror" >"$scratch/debootstrap.log" 2>&1 || rc=$?
+	"$builder" "$scratch/root" "$scratch/build.log" "$@" || rc=$?
 	if [ $rc -ne 0 ]; then
-		log "$kind debootstrap failed (rc=$rc); last lines of its log:"
-		tail -n 25 "$scratch/debootstrap.log" >&2
-		rm -rf --one-file-system "$scratch"
-		exec {lock}>&-
-		return 1
+		log "building the $kind tree failed (rc=$rc); last lines of its log:"
+		tail -n 25 "$scratch/build.log" >&2
+	else
+		rm -rf "$scratch/root/var/cache/apt/archives/"*.deb "$scratch/root/var/lib/apt/lists/"* 2>/dev/null
+		tar -C "$scratch/root" --numeric-owner --xattrs -cf "$tar.tmp" . &&
+			mv -f "$tar.tmp" "$tar" || { rc=$?; log "writing $tar failed"; }
 	fi
-	rm -rf "$scratch/root/var/cache/apt/archives/"*.deb "$scratch/root/var/lib/apt/lists/"* 2>/dev/null
-	tar -C "$scratch/root" --numeric-owner --xattrs -cf "$tar.tmp" . &&
-		mv -f "$tar.tmp" "$tar" || rc=$?
 	rm -rf --one-file-system "$scratch"
 	rm -f "$tar.tmp"
 	exec {lock}>&-
-	[ $rc -eq 0 ] || { log "writing $tar failed"; return 1; }
-	log "cached $kind rootfs $tar ($(du -h "$tar" | cut -f1), $(elapsed_since "$t0")s)"
+	[ $rc -eq 0 ] || return 1
+	log "cached $kind tree $tar ($(du -h "$tar" | cut -f1), $(elapsed_since "$t0")s)"
 	printf '%s\n' "$tar"
+}
+
+# _debootstrap_into ROOT LOG SUITE VARIANT PACKAGES: the builder of cached_debootstrap
+_debootstrap_into() {
+	local root=$1 logf=$2 suite=$3 variant=$4 packages=$5 mirror
+	ensure_packages debootstrap
+	mirror=$(debian_mirror) || return 1
+	log "debootstrap --variant=$variant --include=$packages $suite from $mirror (a minute or two)"
+	debootstrap --variant="$variant" --include="$packages" "$suite" "$root" "$mirror" >"$logf" 2>&1
+}
+
+# cached_debootstrap KIND SUITE VARIANT PACKAGES VERSION: print the tarball path, running
+# debootstrap first when it is not cached.
+cached_debootstrap() {
+	cached_tree "$(debootstrap_tar_path "$@")" "$1" _debootstrap_into "$2" "$3" "$4"
 }
 
 guest_rootfs_args() { printf '%s\n' guest "$GUEST_SUITE" "$GUEST_VARIANT" "$GUEST_PACKAGES" "$GUEST_ROOTFS_VERSION"; }

@@ -37,11 +37,14 @@ vm_rootfs_path() {
 	printf '%s/vmhost-%s.tar\n' "$OSTREE_GUESTS_CACHE" "$key"
 }
 
-# _vm_add_kernel ROOT: install VM_APT_PACKAGES with apt inside ROOT (a private mount namespace
-# holds /proc, /sys, /dev for the chroot), then build the ostree-aware initramfs and put kernel and
-# initramfs where ostree looks for them.
-_vm_add_kernel() {
-	local root=$1
+# _vm_tree ROOT LOG BASE: the builder (cached_tree) of the VM host tree: the debootstrap tarball
+# BASE, then VM_APT_PACKAGES installed with apt inside it (a private mount namespace holds /proc,
+# /sys, /dev for the chroot), the ostree-aware initramfs built, and kernel and initramfs put where
+# ostree looks for them.
+_vm_tree() {
+	local root=$1 logf=$2 base=$3 kver listing
+	tar -C "$root" --numeric-owner --xattrs -xf "$base" || return 1
+	log "vm rootfs: kernel and dracut initramfs with ostree-prepare-root (a few minutes)"
 	cp /etc/resolv.conf "$root/etc/resolv.conf"
 	# no daemons start inside the chroot
 	printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
@@ -61,16 +64,14 @@ _vm_add_kernel() {
 			dracut --quiet --force --no-hostonly --add \"systemd ostree\" --kver \"\$kver\" \
 				/usr/lib/modules/\$kver/initramfs.img
 			cp /boot/vmlinuz-\$kver /usr/lib/modules/\$kver/vmlinuz
-			rm -rf /boot/* /var/cache/apt/archives/*.deb /var/lib/apt/lists/*
+			rm -rf /boot/*
 		"
-	' sh "$root" "$VM_APT_PACKAGES" || return 1
+	' sh "$root" "$VM_APT_PACKAGES" >"$logf" 2>&1 || return 1
 	rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/resolv.conf"
-	local kver
 	kver=$(ls "$root/usr/lib/modules")
 	[ -s "$root/usr/lib/modules/$kver/vmlinuz" ] && [ -s "$root/usr/lib/modules/$kver/initramfs.img" ] ||
 		{ log "no kernel or initramfs in $root/usr/lib/modules/$kver"; return 1; }
 	# the initramfs must carry ostree-prepare-root, or the VM would boot the physical root
-	local listing
 	listing=$(lsinitrd "$root/usr/lib/modules/$kver/initramfs.img" 2>&1)
 	grep -q 'initrd-root-fs.target.wants/ostree-prepare-root.service' <<<"$listing" ||
 		{ log "dracut left ostree-prepare-root out of the initramfs"; return 1; }
@@ -78,39 +79,14 @@ _vm_add_kernel() {
 
 # Print the tarball path; build it (and the debootstrap under it) when it is not cached.
 vm_rootfs_tar() {
-	local tar base a scratch lock t0 rc=0
+	local tar base a
 	tar=$(vm_rootfs_path)
-	if [ -s "$tar" ]; then
-		printf '%s\n' "$tar"
-		return 0
+	if [ ! -s "$tar" ]; then
+		mapfile -t a < <(vm_base_args)
+		base=$(cached_debootstrap "${a[@]}") || return 1
+		ensure_packages dracut-core # lsinitrd, to check the result
 	fi
-	mapfile -t a < <(vm_base_args)
-	base=$(cached_debootstrap "${a[@]}") || return 1
-	ensure_packages dracut-core # lsinitrd, to check the result
-	exec {lock}>"$tar.lock"
-	flock "$lock"
-	if [ -s "$tar" ]; then
-		exec {lock}>&-
-		printf '%s\n' "$tar"
-		return 0
-	fi
-	t0=$EPOCHREALTIME
-	log "vm rootfs: kernel and dracut initramfs with ostree-prepare-root (a few minutes)"
-	scratch=$(mktemp -d "$OSTREE_GUESTS_SCRATCH/ostree-guests-vmrootfs.XXXXXX")
-	mkdir "$scratch/root"
-	tar -C "$scratch/root" --numeric-owner --xattrs -xf "$base" &&
-		_vm_add_kernel "$scratch/root" >"$scratch/kernel.log" 2>&1 || rc=$?
-	if [ $rc -ne 0 ]; then
-		tail -n 25 "$scratch/kernel.log" >&2
-	else
-		tar -C "$scratch/root" --numeric-owner --xattrs -cf "$tar.tmp" . && mv -f "$tar.tmp" "$tar" || rc=$?
-	fi
-	rm -rf --one-file-system "$scratch"
-	rm -f "$tar.tmp"
-	exec {lock}>&-
-	[ $rc -eq 0 ] || { log "building the VM host rootfs failed"; return 1; }
-	log "cached VM host rootfs $tar ($(du -h "$tar" | cut -f1), $(elapsed_since "$t0")s)"
-	printf '%s\n' "$tar"
+	cached_tree "$tar" vmhost _vm_tree "$base"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
