@@ -17,16 +17,17 @@ pub(crate) struct EntryKeys<'a> {
 pub(crate) fn parse_entry(text: &str) -> EntryKeys<'_> {
     let mut keys = EntryKeys::default();
     for line in text.split('\n') {
-        if !line.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            continue;
-        }
-        let Some((key, value)) = line.split_once([' ', '\t']) else {
+        // Since a key ends at the first space or tab, a line sets one of the two keys exactly
+        // when it starts with its name and a separator; other lines need no further look.
+        let (slot, rest) = if let Some(rest) = line.strip_prefix("version") {
+            (&mut keys.version, rest)
+        } else if let Some(rest) = line.strip_prefix("options") {
+            (&mut keys.options, rest)
+        } else {
             continue;
         };
-        match key {
-            "version" => keys.version = Some(value),
-            "options" => keys.options = Some(value),
-            _ => {}
+        if let Some(value) = rest.strip_prefix([' ', '\t']) {
+            *slot = Some(value);
         }
     }
     keys

@@ -14,7 +14,8 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-/// Files up to this size are read in one go into a stack buffer; typical commits are < 1 KiB.
+/// Files up to this size are read in one go into the caller's buffer; typical commits are
+/// < 1 KiB.
 const INLINE_LIMIT: usize = 16 * 1024;
 /// Non-last variable-sized members of the commit tuple: a{sv}, ay, a(say), s, s, ay.
 const COMMIT_FRAMING_OFFSETS: u64 = 6;
@@ -63,16 +64,18 @@ impl Source for FileSource {
     }
 }
 
-/// The commit's `version` metadata string, if the object exists and holds one.
-pub(crate) fn commit_version(path: &Path) -> Option<String> {
+/// The commit's `version` metadata string, if the object exists and holds one. `buf` is
+/// scratch space reused across calls (zeroing a fixed 16 KiB buffer per commit was a sixth of
+/// resolution's instructions).
+pub(crate) fn commit_version(path: &Path, buf: &mut Vec<u8>) -> Option<String> {
     let file = File::open(path).ok()?;
     let size = file.metadata().ok()?.len();
     match usize::try_from(size) {
         Ok(len) if len <= INLINE_LIMIT => {
-            let mut buf = [0u8; INLINE_LIMIT];
-            let bytes = buf.get_mut(..len)?;
-            file.read_exact_at(bytes, 0).ok()?;
-            version_in_commit(&*bytes)
+            buf.clear();
+            buf.resize(len, 0);
+            file.read_exact_at(buf, 0).ok()?;
+            version_in_commit(buf.as_slice())
         }
         _ => version_in_commit(&FileSource { file, size }),
     }
@@ -171,8 +174,9 @@ fn variant_string<S: Source + ?Sized>(src: &S, start: u64, end: u64) -> Option<S
     if len > MAX_VALUE_LEN {
         return None;
     }
-    let mut buf = [0u8; MAX_VALUE_LEN as usize];
-    let bytes = buf.get_mut(..usize::try_from(len).ok()?)?;
+    // Sized to the value: a version is a few bytes, the bound is 4 KiB.
+    let mut buf = vec![0u8; usize::try_from(len).ok()?];
+    let bytes = buf.as_mut_slice();
     src.read_at(start, bytes)?;
     let sep = bytes.iter().rposition(|&b| b == 0)?;
     if bytes.get(sep + 1..)? != b"s".as_slice() {
@@ -364,11 +368,14 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.commit");
         std::fs::write(&p, &c).unwrap();
-        assert_eq!(commit_version(&p).as_deref(), Some("39.1"));
+        assert_eq!(commit_version(&p, &mut Vec::new()).as_deref(), Some("39.1"));
         let small = commit(&dict(&[entry("version", &string("7"), "s")]));
         std::fs::write(&p, &small).unwrap();
-        assert_eq!(commit_version(&p).as_deref(), Some("7"));
-        assert_eq!(commit_version(&dir.path().join("missing")), None);
+        assert_eq!(commit_version(&p, &mut Vec::new()).as_deref(), Some("7"));
+        assert_eq!(
+            commit_version(&dir.path().join("missing"), &mut Vec::new()),
+            None
+        );
     }
 
     #[test]

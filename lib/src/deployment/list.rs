@@ -7,7 +7,7 @@
 //! rewriting any entry.
 
 use std::cmp::Ordering;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -19,7 +19,12 @@ use super::gvariant::commit_version;
 use super::origin::is_pinned;
 use super::read::{ReadError, read_small_text};
 use super::strverscmp::strverscmp;
-use super::{Deployment, Layout, ResolveError};
+use super::{Deployment, Layout, ResolveError, join};
+
+/// One path part, for [`join`].
+fn part(s: &str) -> [&OsStr; 1] {
+    [OsStr::new(s)]
+}
 
 /// A writer changes the entries at most once per transaction; three reads that each straddle a
 /// change mean something is badly wrong, and the last read is returned as is.
@@ -87,7 +92,7 @@ impl Generation {
     /// Reads the bootversion like `read_current_bootversion`: no `loader` link means 0, anything
     /// but a link to `loader.0`/`loader.1` is an error.
     fn read(layout: &Layout) -> Result<Self, ResolveError> {
-        let loader = layout.boot.join("loader");
+        let loader = join(&layout.boot, part("loader"));
         let (bootversion, has_loader) = match fs::read_link(&loader) {
             Ok(target) => match target.as_os_str().as_bytes() {
                 b"loader.0" => (0, true),
@@ -110,8 +115,8 @@ impl Generation {
         } else {
             "ostree/boot.1"
         };
-        let bootlinks = fs::read_link(layout.sysroot.join(link)).ok();
-        let deploy = layout.sysroot.join("ostree/deploy");
+        let bootlinks = fs::read_link(join(&layout.sysroot, part(link))).ok();
+        let deploy = join(&layout.sysroot, part("ostree/deploy"));
         let deploy_mtime = match fs::metadata(&deploy) {
             Ok(m) => Some((m.mtime(), m.mtime_nsec())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -194,11 +199,14 @@ fn check_boot_mounted(layout: &Layout) -> Result<(), ResolveError> {
 /// Reads `loader.<bootversion>/entries` directly, not through the `loader` link, so a concurrent
 /// switch cannot make us read entries of another bootversion than the one we decided on.
 fn read_entries(layout: &Layout, bootversion: u8) -> Result<Vec<Entry>, ResolveError> {
-    let dir = layout.boot.join(if bootversion == 0 {
-        "loader.0/entries"
-    } else {
-        "loader.1/entries"
-    });
+    let dir = join(
+        &layout.boot,
+        part(if bootversion == 0 {
+            "loader.0/entries"
+        } else {
+            "loader.1/entries"
+        }),
+    );
     let listing = match fs::read_dir(&dir) {
         Ok(l) => l,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -208,10 +216,11 @@ fn read_entries(layout: &Layout, bootversion: u8) -> Result<Vec<Entry>, ResolveE
     let mut entries = Vec::new();
     for dent in listing {
         let dent = dent.map_err(|e| ResolveError::unreadable(&dir, e))?;
-        if !is_entry_name(dent.file_name().as_bytes()) {
+        let name = dent.file_name();
+        if !is_entry_name(name.as_bytes()) {
             continue;
         }
-        let path = dent.path();
+        let path = join(&dir, [name.as_os_str()]);
         // libostree stats following symlinks and takes regular files only.
         let kind = dent
             .file_type()
@@ -267,7 +276,7 @@ fn deployment(
 ) -> Result<Deployment, ResolveError> {
     let bootlink =
         parse_bootlink(&entry.karg).map_err(|r| ResolveError::malformed(&entry.path, r))?;
-    let link = layout.sysroot.join(bootlink.relative);
+    let link = join(&layout.sysroot, part(bootlink.relative));
     let target = fs::read_link(&link).map_err(|e| {
         if e.raw_os_error() == Some(nix::libc::EINVAL) {
             ResolveError::malformed(&link, "bootlink is not a symbolic link")
@@ -298,9 +307,18 @@ fn deployment(
         return Ok(dep);
     }
 
-    let origin = layout
-        .sysroot
-        .join(format!("ostree/deploy/{stateroot}/deploy/{base}.origin"));
+    let mut origin_name = OsString::with_capacity(base.len() + 7);
+    origin_name.push(base);
+    origin_name.push(".origin");
+    let origin = join(
+        &layout.sysroot,
+        [
+            OsStr::new("ostree/deploy"),
+            OsStr::new(stateroot),
+            OsStr::new("deploy"),
+            &origin_name,
+        ],
+    );
     dep.pinned = match read_small_text(&origin, buf) {
         Ok(text) => is_pinned(text),
         // No origin file is allowed (libostree: ot_openat_ignore_enoent).
@@ -312,7 +330,7 @@ fn deployment(
     dep.version = match versions.iter().find(|(c, _)| c == checksum) {
         Some((_, v)) => v.clone(),
         None => {
-            let v = commit_object(&layout.sysroot, checksum).and_then(|p| commit_version(&p));
+            let v = commit_object(&layout.sysroot, checksum).and_then(|p| commit_version(&p, buf));
             versions.push((checksum.to_owned(), v.clone()));
             v
         }
@@ -326,10 +344,13 @@ fn commit_object(sysroot: &Path, checksum: &str) -> Option<PathBuf> {
     if rest.is_empty() {
         return None;
     }
-    let mut p = sysroot.join("ostree/repo/objects");
-    p.push(dir);
-    p.push(OsStr::new(&format!("{rest}.commit")));
-    Some(p)
+    let mut name = OsString::with_capacity(rest.len() + 7);
+    name.push(rest);
+    name.push(".commit");
+    Some(join(
+        sysroot,
+        [OsStr::new("ostree/repo/objects"), OsStr::new(dir), &name],
+    ))
 }
 
 fn read_error(path: &Path, e: ReadError) -> ResolveError {

@@ -16,7 +16,8 @@ mod read;
 mod resolve;
 pub(crate) mod strverscmp;
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 
 pub use error::ResolveError;
 pub use list::list_deployments;
@@ -79,6 +80,21 @@ impl Layout {
             root: PathBuf::from("/"),
         }
     }
+}
+
+/// `base/a/b…`, allocated once at its final size: `Path::join` copies `base` and then grows the
+/// buffer for each part, and resolution builds a few dozen paths per guest start.
+pub(crate) fn join<'a>(base: &Path, parts: impl IntoIterator<Item = &'a OsStr> + Clone) -> PathBuf {
+    let len = parts
+        .clone()
+        .into_iter()
+        .fold(base.as_os_str().len(), |n, p| n + 1 + p.len());
+    let mut path = PathBuf::with_capacity(len);
+    path.push(base);
+    for p in parts {
+        path.push(p);
+    }
+    path
 }
 
 /// One deployment, as listed by `ostree admin status`.
