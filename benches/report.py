@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""The Markdown report of benches/run.sh: medians, ratios and the issue's targets.
+
+Usage: report.py RAW-DIR   (the files benches/run.sh writes there; prints Markdown)
+
+Hyperfine groups run in several rounds (gen-N-rR.json, helper-N-rR.json); the times of all
+rounds are pooled per command before taking medians, so every ratio compares commands measured
+under the same (drifting) load.
+"""
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+OURS = "ostree-guests-generator"
+PEERS = ["quadlet", "systemd-fstab-generator", "zram-generator"]
+HELPER = "ostree-guest-start --dry-run"
+RECIPE = "ostree admin status | sed"
+TRUE = "/bin/true"
+GEN_NS = [1, 20, 200]
+DEPLOYMENTS = [2, 8]
+
+
+def pooled(raw: Path, prefix: str) -> dict[str, list[float]]:
+    """Times (s) per command name over all rounds of one group, in command order."""
+    times: dict[str, list[float]] = {}
+    for f in sorted(raw.glob(f"{prefix}-r*.json")):
+        for r in json.loads(f.read_text(encoding="utf-8"))["results"]:
+            times.setdefault(r["command"], []).extend(r["times"])
+    return times
+
+
+def med(t: list[float]) -> float:
+    return statistics.median(t)
+
+
+def cell(text: str) -> str:
+    """Text for a Markdown table cell: a '|' (the recipe's pipeline) must not end the cell."""
+    return text.replace("|", "\\|")
+
+
+def ms(s: float) -> str:
+    return f"{s * 1e3:.2f} ms"
+
+
+def tsv(path: Path) -> list[list[str]]:
+    if not path.exists():
+        return []
+    return [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def main() -> None:
+    raw = Path(sys.argv[1])
+    machine = dict(
+        line.split("=", 1)
+        for line in (raw / "machine.txt").read_text(encoding="utf-8").splitlines()
+        if "=" in line
+    )
+    gen = {n: pooled(raw, f"gen-{n}") for n in GEN_NS}
+    helper = {n: pooled(raw, f"helper-{n}") for n in DEPLOYMENTS}
+    peers = [p for p in PEERS if p in gen[1]]
+    out: list[str] = []
+    w = out.append
+
+    w("# ostree-guests benchmarks")
+    w("")
+    w(
+        f"{machine['date']}, commit {machine['commit']}; {machine['os']}, kernel "
+        f"{machine['kernel']}, {machine['cpu']}, {machine['memory']}; load average (1, 5, 15 min) "
+        f"{machine['load_start']} at the start, {machine['load']} at the end. systemd {machine['systemd']}, zram-generator {machine['zram']}, "
+        f"ostree {machine['ostree']}, Quadlet {machine['quadlet'] or '—'}, hyperfine "
+        f"{machine['hyperfine']}, rustc {machine['rustc']}. Every hyperfine group ran "
+        f"{machine['rounds']} rounds × {machine['runs']} runs per command (`-N`, no shell), "
+        "pooled; inputs and outputs on tmpfs."
+    )
+    if machine.get("quadlet_note"):
+        w("")
+        w(f"**Note:** {machine['quadlet_note']}")
+    w("")
+
+    # ---- generators
+    w("## Generators: N units each, fresh output directory per run (medians)")
+    w("")
+    w("| generator | N=1 | N=20 | N=200 | per unit, (N=200 − N=1) / 199 |")
+    w("|---|---|---|---|---|")
+    per_unit = {}
+    for name in [OURS, *peers, TRUE]:
+        cells = [ms(med(gen[n][name])) for n in GEN_NS]
+        if name == TRUE:
+            w(f"| `{cell(name)}` (process floor) | {' | '.join(cells)} | — |")
+            continue
+        per_unit[name] = (med(gen[200][name]) - med(gen[1][name])) / 199
+        w(f"| `{cell(name)}` | {' | '.join(cells)} | {per_unit[name] * 1e6:.1f} µs |")
+    w("")
+    w("| ours ÷ peer | N=1 | N=20 | N=200 |")
+    w("|---|---|---|---|")
+    for p in peers:
+        cells = [f"{med(gen[n][OURS]) / med(gen[n][p]):.2f}" for n in GEN_NS]
+        w(f"| ÷ `{p}` | {' | '.join(cells)} |")
+    w("")
+    w("<details><summary>p10 / p90 per generator</summary>")
+    w("")
+    w("| N | generator | median | p10 | p90 | runs |")
+    w("|---|---|---|---|---|---|")
+    for n in GEN_NS:
+        for name, t in gen[n].items():
+            q = statistics.quantiles(t, n=10)
+            w(f"| {n} | `{cell(name)}` | {ms(med(t))} | {ms(q[0])} | {ms(q[-1])} | {len(t)} |")
+    w("")
+    w("</details>")
+    w("")
+
+    # ---- helper
+    w("## Start helper: deployment resolution, whole process (medians)")
+    w("")
+    w(
+        f"| deployments | `{HELPER}` | `{cell(RECIPE)}` | `{TRUE}` | pipeline ÷ helper | "
+        "helper − `/bin/true` |"
+    )
+    w("|---|---|---|---|---|---|")
+    for n in DEPLOYMENTS:
+        h, r, t = (med(helper[n][c]) for c in (HELPER, RECIPE, TRUE))
+        w(f"| {n} | {ms(h)} | {ms(r)} | {ms(t)} | {r / h:.1f}× | {ms(h - t)} |")
+    w("")
+    w("<details><summary>p10 / p90</summary>")
+    w("")
+    w("| deployments | command | median | p10 | p90 | runs |")
+    w("|---|---|---|---|---|---|")
+    for n in DEPLOYMENTS:
+        for name, t in helper[n].items():
+            q = statistics.quantiles(t, n=10)
+            w(f"| {n} | `{cell(name)}` | {ms(med(t))} | {ms(q[0])} | {ms(q[-1])} | {len(t)} |")
+    w("")
+    w("</details>")
+    w("")
+
+    # ---- in-process
+    inproc = (raw / "inproc.md").read_text(encoding="utf-8").strip()
+    w("## In-process resolution (`cargo bench -p ostree-guests --bench resolve`)")
+    w("")
+    w(inproc)
+    w("")
+    auto = re.search(r"pin auto[^|]*\|\s*([0-9.]+) µs", inproc)
+    inproc_auto = float(auto.group(1)) if auto else float("nan")
+
+    # ---- memory, instructions, size
+    w("## Peak RSS, instructions, binary size")
+    w("")
+    w("| process | peak RSS (median of 5) |")
+    w("|---|---|")
+    rss = tsv(raw / "rss.tsv")
+    for label, kib in rss:
+        w(f"| {cell(label)} | {int(kib) / 1024:.1f} MiB |")
+    w("")
+    w("| process | instructions (callgrind, user space incl. dynamic loader) |")
+    w("|---|---|")
+    for label, n in tsv(raw / "instr.tsv"):
+        w(f"| {cell(label)} | {int(n):,} |")
+    w("")
+    w("| binary | size | shared libraries besides libc, libm, libgcc_s |")
+    w("|---|---|---|")
+    for label, size, libs, note in tsv(raw / "size.tsv"):
+        w(f"| `{label}` ({note}) | {int(size) / 1024:.0f} KiB | {libs.strip() or '—'} |")
+    w("")
+
+    # ---- targets
+    ours_rss = max(int(k) for label, k in rss if label.startswith(OURS)) / 1024
+    targets = []
+    if "quadlet" in peers:
+        r1 = med(gen[1][OURS]) / med(gen[1]["quadlet"])
+        r200 = med(gen[200][OURS]) / med(gen[200]["quadlet"])
+        targets.append(("generator N=1 ≤ 0.5× Quadlet", f"{r1:.2f}×", r1 <= 0.5))
+        targets.append(("generator N=200 ≤ 0.35× Quadlet", f"{r200:.2f}×", r200 <= 0.35))
+    rf = med(gen[200][OURS]) / med(gen[200]["systemd-fstab-generator"])
+    targets.append(("generator N=200 ≤ 0.7× fstab-generator", f"{rf:.2f}×", rf <= 0.7))
+    pu = per_unit[OURS] * 1e6
+    targets.append(("generator per guest ≤ 30 µs", f"{pu:.1f} µs", pu <= 30))
+    targets.append(("generator peak RSS ≤ 3 MiB", f"{ours_rss:.1f} MiB", ours_rss <= 3))
+    for n in DEPLOYMENTS:
+        h, r, t = (med(helper[n][c]) for c in (HELPER, RECIPE, TRUE))
+        targets.append((f"helper ≥ 10× faster than the pipeline ({n} deployments)",
+                        f"{r / h:.1f}×", r / h >= 10))
+        targets.append((f"helper within 0.5 ms of /bin/true ({n} deployments)",
+                        f"+{(h - t) * 1e3:.2f} ms", h - t <= 0.5e-3))
+    targets.append(("in-process resolution, 8 deployments < 50 µs", f"{inproc_auto:.1f} µs",
+                    inproc_auto < 50))
+    w("## Targets (issue 10)")
+    w("")
+    w("| target | measured | |")
+    w("|---|---|---|")
+    for what, got, ok in targets:
+        w(f"| {what} | {got} | {'met' if ok else '**missed**'} |")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
