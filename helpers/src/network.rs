@@ -410,9 +410,13 @@ pub fn run(args: &Args) -> i32 {
         return status;
     }
     let mut reloads = BTreeSet::new();
+    let mut moved_ports = Vec::new();
     for t in &targets {
         match sync_dir(&t.dir, &t.files, t.mode, t.ours) {
             Ok(done) => {
+                if t.reload == Reload::NmConnections {
+                    moved_ports.extend(port_ids(&done.written, &t.files));
+                }
                 for r in &done.removed {
                     eprintln!(
                         "removed {} (its bridge or guest is gone)",
@@ -443,12 +447,74 @@ pub fn run(args: &Args) -> i32 {
             return EXIT_FAILED;
         }
     }
+    for id in &moved_ports {
+        if let Err(e) = activate(id) {
+            // The uplink may be absent (a USB NIC unplugged): the bridge still serves its guests,
+            // and NetworkManager attaches the port when the device appears.
+            eprintln!("warning: {e:#}");
+        }
+    }
     status
+}
+
+/// The connection ids of bridge-port keyfiles among `written`: a running NetworkManager keeps an
+/// uplink on the profile it is connected with (often its "Wired connection 1"), so a port
+/// declared after boot must be activated to move the uplink under its bridge.
+fn port_ids(written: &[String], files: &BTreeMap<String, String>) -> Vec<String> {
+    written
+        .iter()
+        .filter(|name| {
+            files
+                .get(*name)
+                .is_some_and(|text| text.lines().any(|l| l == "slave-type=bridge"))
+        })
+        .filter_map(|name| name.strip_suffix(".nmconnection").map(str::to_owned))
+        .collect()
+}
+
+fn activate(id: &str) -> Result<()> {
+    if !systemctl_says("is-active", "NetworkManager.service") {
+        return Ok(());
+    }
+    let cmd = ["nmcli", "--wait", "30", "connection", "up", "id", id];
+    let status = Command::new(cmd[0])
+        .args(&cmd[1..])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .with_context(|| format!("running {}", cmd.join(" ")))?;
+    if !status.success() {
+        bail!("{} failed: {status}", cmd.join(" "));
+    }
+    eprintln!("activated {id}: its uplink is now a port of its bridge");
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_written_bridge_ports_are_activated() {
+        let files = BTreeMap::from([
+            (
+                "ostree-guests-br0.nmconnection".to_owned(),
+                "[connection]\ntype=bridge\n".to_owned(),
+            ),
+            (
+                "ostree-guests-br0-port0.nmconnection".to_owned(),
+                "[connection]\nmaster=br0\nslave-type=bridge\n".to_owned(),
+            ),
+            (
+                "ostree-guests-br0-port1.nmconnection".to_owned(),
+                "[connection]\nmaster=br0\nslave-type=bridge\n".to_owned(),
+            ),
+        ]);
+        let written = vec![
+            "ostree-guests-br0.nmconnection".to_owned(),
+            "ostree-guests-br0-port1.nmconnection".to_owned(),
+        ];
+        assert_eq!(port_ids(&written, &files), ["ostree-guests-br0-port1"]);
+    }
 
     #[test]
     fn zone_guests_are_refused_only_on_networkmanager_only_hosts() {

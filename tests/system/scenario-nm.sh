@@ -42,7 +42,7 @@ verdict "the uplink matched by MAC is a port of br0" "$(ip -o link show dev "${u
 	sh -c 'ip -o link show dev "$1" | grep -q "master br0"' sh "${uplink:-none}"
 br_mac=$(cat /sys/class/net/br0/address 2>/dev/null)
 
-timeout 120 systemctl start "$(unit netb)" "$(unit netv)"
+timeout "$(tmo 120)" systemctl start "$(unit netb)" "$(unit netv)"
 for g in netb netv; do wait_for 90 guest_up "$g"; done
 wait_for 60 sh -c "[ -n \"\$(in_guest netb ip -4 -o addr show dev host0 scope global 2>/dev/null)\" ]"
 ipb=$(in_guest netb ip -4 -o addr show dev host0 scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')
@@ -52,7 +52,7 @@ verdict "br0 kept its pinned MAC when the guest's port joined" "$br_mac -> $(cat
 	sh -c '[ -n "$1" ] && [ "$1" = "$(cat /sys/class/net/br0/address)" ] && [ "$1" != "$2" ]' sh "$br_mac" "$UPLINK_MAC"
 in_guest netb setsid systemd-socket-activate -l 7001 --inetd -a /bin/echo pong </dev/null >/dev/null 2>&1 &
 sleep 1
-out=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/7001" && head -n1 <&3' "$ipb" 2>/dev/null)
+out=$(timeout "$(tmo 5)" bash -c 'exec 3<>"/dev/tcp/$0/7001" && head -n1 <&3' "$ipb" 2>/dev/null)
 verdict "the host reaches the bridged guest over br0" "tcp $ipb:7001 answered '${out:-nothing}'" test "$out" = pong
 
 wait_for 60 sh -c "[ -n \"\$(in_guest netv ip -4 -o addr show dev host0 scope global 2>/dev/null)\" ]"
@@ -63,11 +63,11 @@ verdict "NetworkManager manages the host side of the veth guest" \
 	sh -c 'nmcli -t -f DEVICE,STATE device status | grep -q "^ve-netv:connected"'
 setsid systemd-socket-activate -l 0.0.0.0:7002 --inetd -a /bin/echo pong </dev/null >/dev/null 2>&1 &
 sleep 1
-out=$(in_guest netv timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/7002" && head -n1 <&3' "${gw:-none}" 2>&1)
+out=$(in_guest netv timeout "$(tmo 5)" bash -c 'exec 3<>"/dev/tcp/$0/7002" && head -n1 <&3' "${gw:-none}" 2>&1)
 verdict "a veth guest gets an address and reaches the host" "guest ${ipv:-none} -> gateway ${gw:-none}:7002 answered '${out:-nothing}'" \
 	test "$out" = pong
 
-timeout 60 systemctl start "$(unit netz)"
+timeout "$(tmo 60)" systemctl start "$(unit netz)"
 sleep 1
 st=$(systemctl status "$(unit netz)" 2>&1)
 verdict "a zone guest is refused on a NetworkManager host, saying why" "$(grep -i -m1 zone <<<"$st" | oneline)" \
@@ -78,4 +78,4 @@ for p in /proc/[0-9]*; do
 	"systemd-socket-activate -l "*) kill -KILL "${p#/proc/}" 2>/dev/null ;;
 	esac
 done
-timeout 120 systemctl stop "$(unit netb)" "$(unit netv)" "$(unit netz)"
+timeout "$(tmo 120)" systemctl stop "$(unit netb)" "$(unit netv)" "$(unit netz)"

@@ -6,6 +6,7 @@
 # The share may hold tier.env (written by tests/system/t3.sh) with
 #   TIER=vm|container   (default container)
 #   SCENARIOS="0 1 14"  which scenarios run (default: all that apply to the tier)
+#   TIME_SCALE=N        multiplies every timeout (the VM emulates its CPU: guests stop in ~10 s)
 # 0-12 run on every tier; 13 (cgroup v2 controllers, MemoryMax) needs the VM's own kernel and
 # unified hierarchy; 14 (NetworkManager) needs udev, i.e. the VM, booted with networkd masked.
 #
@@ -18,7 +19,7 @@ START=/usr/libexec/ostree-guests/ostree-guest-start
 CONF=/etc/ostree-guests.d
 T0=$EPOCHREALTIME
 N_PASS=0 N_FAIL=0
-TIER=container SCENARIOS=
+TIER=container SCENARIOS= TIME_SCALE=1
 # shellcheck disable=SC1091
 [ -r /var/mnt/share/tier.env ] && . /var/mnt/share/tier.env
 # want N: does scenario N run in this boot?
@@ -40,9 +41,11 @@ pass() { N_PASS=$((N_PASS + 1)); printf 'PASS: %s (%s)\n' "$1" "${2:-}"; }
 fail() { N_FAIL=$((N_FAIL + 1)); printf 'FAIL: %s (%s)\n' "$1" "${2:-}"; }
 # verdict WHAT SAW CMD...: PASS when CMD succeeds
 verdict() { local what=$1 saw=$2; shift 2; if "$@"; then pass "$what" "$saw"; else fail "$what" "$saw"; fi; }
-# wait_for SECONDS CMD...: poll CMD every 0.2 s
+# tmo SECONDS: a timeout, scaled for the tier
+tmo() { echo $(($1 * TIME_SCALE)); }
+# wait_for SECONDS CMD...: poll CMD every 0.2 s (SECONDS scaled by TIME_SCALE)
 wait_for() {
-	local end=$(($(now_us) + $1 * 1000000))
+	local end=$(($(now_us) + $1 * TIME_SCALE * 1000000))
 	shift
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
@@ -57,7 +60,7 @@ registered() { machinectl list --no-legend 2>/dev/null | awk '{print $1}' | grep
 not_registered() { ! registered "$1"; }
 leader() { machinectl show -p Leader --value "$1" 2>/dev/null; }
 in_guest() { local n=$1 l; shift; l=$(leader "$n") && [ -n "$l" ] && nsenter -t "$l" -a -- "$@"; }
-shell_ok() { timeout 5 machinectl -q shell "$1" /bin/true </dev/null >/dev/null 2>&1; }
+shell_ok() { timeout "$(tmo 5)" machinectl -q shell "$1" /bin/true </dev/null >/dev/null 2>&1; }
 # the guest is up: unit active, machine registered, its D-Bus answers (machinectl shell)
 guest_up() { is_active "$1" && registered "$1" && shell_ok "$1"; }
 dry_dep() { "$START" --dry-run "$1" 2>&1 | awk '$1 == "deployment:" {print $2}'; }
@@ -113,11 +116,11 @@ systemctl daemon-reload
 verdict "daemon-reload generated the new guest's drop-in" "$(systemctl show -p DropInPaths --value "$(unit fresh)")" \
 	test -f "$G/systemd-nspawn@fresh.service.d/50-ostree-guests.conf"
 t=$EPOCHREALTIME
-out=$(timeout 60 systemctl start "$(unit fresh)" 2>&1); rc=$?
+out=$(timeout "$(tmo 60)" systemctl start "$(unit fresh)" 2>&1); rc=$?
 verdict "systemctl start $(unit fresh)" "rc=$rc $out, $(secs_since "$t")s" test $rc = 0
 wait_for 30 shell_ok fresh
 verdict "machinectl list shows fresh" "$(machinectl list --no-legend | awk '$1 == "fresh"' | oneline)" registered fresh
-out=$(timeout 20 machinectl -q shell fresh /bin/true </dev/null 2>&1); rc=$?
+out=$(timeout "$(tmo 20)" machinectl -q shell fresh /bin/true </dev/null 2>&1); rc=$?
 verdict "machinectl shell fresh /bin/true" "rc=$rc $out, guest up $(secs_since "$t")s after start" test $rc = 0
 
 fi
@@ -135,7 +138,7 @@ verdict "guest / is that deployment" "findmnt FSROOT …/$gr, stateroot file '$s
 tok=t3a-$RANDOM$RANDOM
 in_guest fresh sh -c "echo $tok > /var/t3a-persist && sync"
 t=$EPOCHREALTIME
-timeout 60 systemctl restart "$(unit fresh)"; rc=$?
+timeout "$(tmo 60)" systemctl restart "$(unit fresh)"; rc=$?
 wait_for 30 guest_up fresh
 got=$(in_guest fresh cat /var/t3a-persist 2>&1)
 verdict "a file in the guest's /var survives systemctl restart" "restart rc=$rc, up in $(secs_since "$t")s, read '$got', stateroot var has '$(cat /sysroot/ostree/deploy/fresh/var/t3a-persist 2>&1)'" \
@@ -160,7 +163,7 @@ commit_v2() { # commit_v2 STATEROOT -> prints the new commit; adds /usr/share/os
 	rm -rf "$dir"
 }
 t=$EPOCHREALTIME
-timeout 60 systemctl start "$(unit upg)"; wait_for 30 guest_up upg
+timeout "$(tmo 60)" systemctl start "$(unit upg)"; wait_for 30 guest_up upg
 old=$(dry_dep upg)
 new=$(commit_v2 upg 2>"/tmp/t3a-deploy-upg.log")
 verdict "ostree commit + admin deploy --not-as-default --os=upg inside the host" "new commit ${new:-none}: $(tail -2 /tmp/t3a-deploy-upg.log | oneline)" test -n "$new"
@@ -168,7 +171,7 @@ first=$(status_dep upg)
 verdict "booted host: the new deployment is the first of its stateroot, the host stays booted" \
 	"$(ostree admin status | grep -E '^\*? *(host|upg) ' | oneline)" \
 	sh -c "test '${first%.*}' = '$new' && ostree admin status | head -1 | grep -q '^\* host '"
-timeout 60 systemctl restart "$(unit upg)"; wait_for 30 guest_up upg
+timeout "$(tmo 60)" systemctl restart "$(unit upg)"; wait_for 30 guest_up upg
 gr=$(guest_root_dep upg)
 v=$(in_guest upg cat /usr/share/ostree-guests-test/version 2>&1)
 verdict "after restart the guest runs the new deployment" "was $old, dry-run $(dry_dep upg), guest / …/$gr, version '$v'" \
@@ -180,14 +183,14 @@ verdict "ostree admin pin of pinned's deployment" "index $idx, rc=$rc $(oneline 
 printf 'autostart = false\ndeployment = "%s"\n[network]\nmode = "none"\n' "${pold:0:12}" >"$CONF/pinned.toml"
 pnew=$(commit_v2 pinned 2>"/tmp/t3a-deploy-pinned.log")
 systemctl daemon-reload
-timeout 60 systemctl start "$(unit pinned)"; rc=$?
+timeout "$(tmo 60)" systemctl start "$(unit pinned)"; rc=$?
 wait_for 30 guest_up pinned
 gr=$(guest_root_dep pinned)
 v=$(in_guest pinned cat /usr/share/ostree-guests-test/version 2>&1)
 verdict "a guest pinned with deployment = \"${pold:0:12}\" stays on its pin" \
 	"first of stateroot now $(status_dep pinned) (new ${pnew:0:12}), start rc=$rc, dry-run $(dry_dep pinned), guest / …/$gr, version file: '$v'" \
 	test "$gr" = "$pold" -a "${pold%.*}" != "$pnew" -a -n "$pnew" -a "$(status_dep pinned)" != "$pold"
-timeout 60 systemctl stop "$(unit upg)" "$(unit pinned)"
+timeout "$(tmo 60)" systemctl stop "$(unit upg)" "$(unit pinned)"
 
 fi
 # ---- 5. invalid config: fail-closed, no restart loop --------------------------------------------
@@ -198,7 +201,7 @@ tr=$EPOCHREALTIME
 systemctl daemon-reload
 genmsg=$(journal_since "$tr" | grep -i 'ostree-guests-generator' | oneline)
 info "generator messages on this daemon-reload: ${genmsg:-none in the journal}"
-timeout 60 systemctl start "$(unit broken)" 2>/dev/null; rc=$?
+timeout "$(tmo 60)" systemctl start "$(unit broken)" 2>/dev/null; rc=$?
 sleep 4 # > RestartSec=3s: a restart loop would show by now
 stt=$(systemctl status --no-pager -n 20 "$(unit broken)" 2>&1)
 msg=$(grep -o '/etc/ostree-guests.d/broken.toml:[0-9]*:.*' <<<"$stt" | head -1)
@@ -231,9 +234,9 @@ guest_up auto1 || info "auto1 after kill: $(systemctl status --no-pager -n 15 "$
 # SIGKILLed, and the cycles go on.
 hung=() startf=0 t=$EPOCHREALTIME
 for i in $(seq 1 20); do
-	timeout 60 systemctl start "$(unit off1)" || startf=$((startf + 1))
+	timeout "$(tmo 60)" systemctl start "$(unit off1)" || startf=$((startf + 1))
 	ts=$EPOCHREALTIME
-	if ! timeout 5 systemctl stop "$(unit off1)"; then
+	if ! timeout "$(tmo 5)" systemctl stop "$(unit off1)"; then
 		hung+=("cycle $i: stop not done after $(secs_since "$ts")s, unit $(prop off1 SubState), guest $(in_guest off1 systemctl is-system-running 2>&1)")
 		systemctl kill -s KILL "$(unit off1)"
 		wait_for 30 sh -c "! systemctl -q is-active $(unit off1)"
@@ -256,7 +259,7 @@ gd=$(status_dep gone)
 out=$(unshare -m sh -c 'mount -o remount,bind,rw /sysroot && chattr -i "$1" && mv "$1" "$1.t3a-aside" && echo moved aside' sh \
 	"/sysroot/ostree/deploy/gone/deploy/$gd" 2>&1)
 verdict "gone's deployment $gd vanished (moved aside, as if garbage-collected)" "$out" test ! -e "/sysroot/ostree/deploy/gone/deploy/$gd"
-timeout 60 systemctl start "$(unit gone)" 2>/dev/null; rc=$?
+timeout "$(tmo 60)" systemctl start "$(unit gone)" 2>/dev/null; rc=$?
 sleep 4
 stt=$(systemctl status --no-pager -n 20 "$(unit gone)" 2>&1)
 msg=$(grep -i 'gone:.*\(missing\|gone\|not exist\|no such\)' <<<"$stt" | grep -v 'systemd\[1\]' | head -1 | sed 's/^.*\]: //')
@@ -295,16 +298,16 @@ verdict "override.conf RestartSec=7s wins over our drop-in" "RestartUSec $ours -
 	test "$(prop off1 RestartUSec)" = 7s
 # the guest's own /etc/hostname would win over nspawn's hostname (systemd sets the static hostname
 # at boot), so the guest drops it first: then the kernel hostname nspawn sets is what the guest keeps
-timeout 60 systemctl start "$(unit off1)"; wait_for 30 guest_up off1
+timeout "$(tmo 60)" systemctl start "$(unit off1)"; wait_for 30 guest_up off1
 h0=$(in_guest off1 hostname)
 in_guest off1 rm -f /etc/hostname
 mkdir -p /etc/systemd/nspawn
 printf '[Exec]\nHostname=othername\n' >/etc/systemd/nspawn/off1.nspawn
 systemctl daemon-reload
-timeout 60 systemctl restart "$(unit off1)"; wait_for 30 guest_up off1
+timeout "$(tmo 60)" systemctl restart "$(unit off1)"; wait_for 30 guest_up off1
 h1=$(in_guest off1 hostname)
 verdict "/etc/systemd/nspawn/off1.nspawn Hostname=othername takes effect" "hostname before '$h0', after '$h1'" test "$h1" = othername
-timeout 60 systemctl stop "$(unit off1)"
+timeout "$(tmo 60)" systemctl stop "$(unit off1)"
 
 fi
 # ---- 10. networking: bridge (declared after boot), veth + port, zone, host, none -------------------
@@ -321,7 +324,7 @@ units_parallel() {
 	for g in "$@"; do systemctl "$verb" "$(unit "$g")" & pids+=($!); done
 	wait "${pids[@]}"
 }
-connect() { timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -n1 <&3' "$1" "$2" 2>/dev/null; }
+connect() { timeout "$(tmo 5)" bash -c 'exec 3<>"/dev/tcp/$0/$1" && head -n1 <&3' "$1" "$2" 2>/dev/null; }
 guest_v4() { in_guest "$1" ip -4 -o addr show dev "${2:-host0}" scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}'; }
 systemctl start systemd-networkd.service
 wait_for 10 systemctl is-active --quiet systemd-networkd.service
@@ -368,7 +371,7 @@ ipv=$(guest_v4 netv)
 gw=$(in_guest netv ip -4 route show default 2>/dev/null | awk '{print $3; exit}')
 listen "0.0.0.0:7002"
 sleep 0.5
-out=$(in_guest netv timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/7002" && head -n1 <&3' "$gw" 2>&1)
+out=$(in_guest netv timeout "$(tmo 5)" bash -c 'exec 3<>"/dev/tcp/$0/7002" && head -n1 <&3' "$gw" 2>&1)
 verdict "a veth guest reaches the host" "guest ${ipv:-none} -> gateway ${gw:-none}:7002 answered '${out:-nothing}'" test "$out" = pong
 in_guest netv setsid systemd-socket-activate -l 7000 --inetd -a /bin/echo pong </dev/null >/dev/null 2>&1 &
 LISTENERS+=($!)
@@ -411,7 +414,7 @@ verdict "ostree-guests create cliguest --ref $src_ref" "rc=$rc: $(echo "$out" | 
 verdict "the host stays the default and booted after create" "$(ostree admin status | head -1)" \
 	sh -c 'ostree admin status | head -1 | grep -q "^\* host "'
 systemctl daemon-reload
-timeout 60 systemctl start "$(unit cliguest)"
+timeout "$(tmo 60)" systemctl start "$(unit cliguest)"
 wait_for 30 guest_up cliguest
 verdict "daemon-reload + start boots the created guest" "$(systemctl is-active "$(unit cliguest)")" guest_up cliguest
 list=$("$CLI" list --json 2>&1)
@@ -471,7 +474,7 @@ systemctl daemon-reload
 props=$(systemctl show -p MemoryMax -p TasksMax -p CPUQuotaPerSecUSec -p IOWeight "$(unit netn)" | oneline)
 verdict "resource limits appear in systemctl show" "$props" \
 	sh -c 'for want in MemoryMax=536870912 TasksMax=200 CPUQuotaPerSecUSec=500ms IOWeight=50; do echo "$1" | grep -q "$want" || exit 1; done' sh "$props"
-is_active auto1 || { timeout 60 systemctl start "$(unit auto1)"; wait_for 30 guest_up auto1; }
+is_active auto1 || { timeout "$(tmo 60)" systemctl start "$(unit auto1)"; wait_for 30 guest_up auto1; }
 pid=$(prop auto1 MainPID) nr=$(prop auto1 NRestarts)
 for _ in $(seq 50); do systemctl daemon-reload; done
 verdict "50 daemon-reloads leave a running guest undisturbed" "MainPID $pid -> $(prop auto1 MainPID), NRestarts $nr -> $(prop auto1 NRestarts)" \
@@ -490,7 +493,7 @@ verdict "a host deploy (upgrade) with guests installed makes only the host's new
 	sh -c '[ "$1" = 0 ] && ostree admin status | sed -n 1p | grep -q "^  host "' sh "$rc"
 verdict "...guest deployments are kept" "$(ostree admin status | awk '$1 !~ /^(Version|origin|Pinned)/ {print $1 == "*" ? $2 : $1}' | sort | uniq -c | oneline)" \
 	sh -c 'for g in auto1 fresh upg pinned; do ostree admin status | grep -q " $g " || exit 1; done'
-timeout 60 systemctl restart "$(unit fresh)"
+timeout "$(tmo 60)" systemctl restart "$(unit fresh)"
 wait_for 30 guest_up fresh
 verdict "...and guests still boot after it" "$(systemctl is-active "$(unit fresh)")" guest_up fresh
 verdict "a guest's /var keeps its data through all of it" "$(in_guest fresh sh -c 'ls /var/t3a-* 2>&1' | oneline)" \
@@ -501,7 +504,7 @@ fi
 if want 13; then
 scenario 13 "cgroup controllers and MemoryMax"
 # netn carries the [resources] of scenario 12 (memory-max 512M, tasks-max 200, cpu-quota 50%)
-timeout 60 systemctl start "$(unit netn)"
+timeout "$(tmo 60)" systemctl start "$(unit netn)"
 wait_for 60 guest_up netn
 cg=$(prop netn ControlGroup)
 verdict "the host runs the unified cgroup hierarchy with the memory controller" "$(cat /sys/fs/cgroup/cgroup.controllers 2>&1)" \
@@ -510,22 +513,22 @@ verdict "memory.max of the guest's unit cgroup is MemoryMax" "$cg: $(cat "/sys/f
 	test "$(cat "/sys/fs/cgroup$cg/memory.max" 2>/dev/null)" = 536870912
 verdict "pids.max and cpu.max follow TasksMax and CPUQuota" "$(cat "/sys/fs/cgroup$cg/pids.max" "/sys/fs/cgroup$cg/cpu.max" 2>&1 | oneline)" \
 	sh -c '[ "$(cat "$1/pids.max")" = 200 ] && [ "$(cat "$1/cpu.max")" = "50000 100000" ]' sh "/sys/fs/cgroup$cg"
-inner=$(timeout 20 machinectl -q shell netn /bin/cat /sys/fs/cgroup/cgroup.controllers </dev/null 2>&1 | tr -d '\r')
+inner=$(timeout "$(tmo 20)" machinectl -q shell netn /bin/cat /sys/fs/cgroup/cgroup.controllers </dev/null 2>&1 | tr -d '\r')
 verdict "the guest's systemd gets the controllers delegated" "guest sees: $inner" \
 	sh -c 'for c in memory pids; do echo "$1" | grep -qw $c || exit 1; done' sh "$inner"
-sub=$(timeout 20 machinectl -q shell netn /bin/sh -c 'cat /sys/fs/cgroup/system.slice/cgroup.controllers' </dev/null 2>&1 | tr -d '\r')
+sub=$(timeout "$(tmo 20)" machinectl -q shell netn /bin/sh -c 'cat /sys/fs/cgroup/system.slice/cgroup.controllers' </dev/null 2>&1 | tr -d '\r')
 verdict "...and passes them on to its own child cgroups" "guest system.slice: $sub" \
 	sh -c 'echo "$1" | grep -qw memory' sh "$sub"
 ooms=$(awk '$1 == "oom_kill" {print $2}' "/sys/fs/cgroup$cg/memory.events")
-small=$(timeout 60 machinectl -q shell netn /bin/sh -c 'dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null; echo rc=$?' </dev/null 2>&1 | tr -d '\r')
+small=$(timeout "$(tmo 60)" machinectl -q shell netn /bin/sh -c 'dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null; echo rc=$?' </dev/null 2>&1 | tr -d '\r')
 verdict "a 100 MiB buffer fits under MemoryMax=512M" "$small" grep -q 'rc=0' <<<"$small"
 # dd's one buffer, filled from /dev/zero, is resident at once: 800 MiB > 512 MiB, no swap in the VM
-big=$(timeout 120 machinectl -q shell netn /bin/sh -c 'dd if=/dev/zero of=/dev/null bs=800M count=1 2>/dev/null; echo rc=$?' </dev/null 2>&1 | tr -d '\r')
+big=$(timeout "$(tmo 120)" machinectl -q shell netn /bin/sh -c 'dd if=/dev/zero of=/dev/null bs=800M count=1 2>/dev/null; echo rc=$?' </dev/null 2>&1 | tr -d '\r')
 verdict "an 800 MiB buffer is OOM-killed inside the guest's cgroup" \
 	"$big; oom_kill $ooms -> $(awk '$1 == "oom_kill" {print $2}' "/sys/fs/cgroup$cg/memory.events")" \
 	sh -c 'echo "$1" | grep -q "rc=137" && [ "$(awk '"'"'$1 == "oom_kill" {print $2}'"'"' "$2/memory.events")" -gt "$3" ]' sh "$big" "/sys/fs/cgroup$cg" "$ooms"
 verdict "...and the guest lives on" "$(systemctl is-active "$(unit netn)")" guest_up netn
-timeout 60 systemctl stop "$(unit netn)"
+timeout "$(tmo 60)" systemctl stop "$(unit netn)"
 fi
 # ---- 14. NetworkManager host: bridge from our keyfile, bridged lease, veth to host (VM tier) -----------
 if want 14; then

@@ -22,6 +22,7 @@
 #       T3_BOOTS     which boots (default "networkd networkmanager")
 #       T3_TIMEOUT   seconds per boot (default 2700: TCG emulates every instruction)
 #       T3_MEM, T3_CPUS  VM size (default 3072 MiB, 2)
+#       T3_TIME_SCALE    multiplies the scenarios' timeouts (default 6: TCG is that much slower)
 #       OSTREE_GUESTS_CACHE, MIRROR: see tests/lib
 # KVM: /dev/kvm on this machine type cannot boot a stock kernel (see README), so it is TCG always
 # unless T3_ACCEL=kvm.
@@ -96,7 +97,7 @@ boot() {
 	rm -rf "$share"
 	mkdir -p "$share"
 	install -m 0644 "$T3_DIR/scenarios.sh" "$T3_DIR/scenario-nm.sh" "$share/"
-	printf 'TIER=vm\nSCENARIOS="%s"\n' "$selection" >"$share/tier.env"
+	printf 'TIER=vm\nSCENARIOS="%s"\nTIME_SCALE=%s\n' "$selection" "${T3_TIME_SCALE:-6}" >"$share/tier.env"
 	log "t3: boot '$name' (${accel}, timeout ${TIMEOUT}s): scenarios $selection; console $WORK/console-$name.log"
 	timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
 		-smp "${T3_CPUS:-2}" -m "${T3_MEM:-3072}" \
