@@ -160,7 +160,7 @@ def main() -> None:
     w("|---|---|")
     rss = tsv(raw / "rss.tsv")
     for label, kib in rss:
-        w(f"| {cell(label)} | {int(kib) / 1024:.1f} MiB |")
+        w(f"| {cell(label)} | {int(kib) / 1024:.2f} MiB |")
     w("")
     w("| process | instructions (callgrind, user space incl. dynamic loader) |")
     w("|---|---|")
@@ -185,7 +185,7 @@ def main() -> None:
     targets.append(("generator N=200 ≤ 0.7× fstab-generator", f"{rf:.2f}×", rf <= 0.7))
     pu = per_unit[OURS] * 1e6
     targets.append(("generator per guest ≤ 30 µs", f"{pu:.1f} µs", pu <= 30))
-    targets.append(("generator peak RSS ≤ 3 MiB", f"{ours_rss:.1f} MiB", ours_rss <= 3))
+    targets.append(("generator peak RSS ≤ 3 MiB", f"{ours_rss:.2f} MiB", ours_rss <= 3))
     for n in DEPLOYMENTS:
         h, r, t = (med(helper[n][c]) for c in (HELPER, RECIPE, TRUE))
         targets.append((f"helper ≥ 10× faster than the pipeline ({n} deployments)",

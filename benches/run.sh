@@ -148,6 +148,14 @@ generators=("ostree-guests-generator|$gen" "systemd-fstab-generator|$fstab_gen" 
 [ -n "$quadlet" ] && generators+=("quadlet|$quadlet")
 
 count() { find "$1" -type f -name "$2" | wc -l; }
+# timed JSON ARGS...: one hyperfine round; its warnings about outliers (expected here) go to a
+# log that is shown when hyperfine fails
+timed() {
+	local json=$1
+	shift
+	hyperfine -N --warmup 3 --runs "$runs" --style none --export-json "$json" "$@" \
+		>/dev/null 2>>"$raw/hyperfine.log" || { tail -20 "$raw/hyperfine.log" >&2; die "hyperfine failed"; }
+}
 for n in 1 20 200; do
 	gen_env $n
 	o=$work/gen$n/out
@@ -172,8 +180,7 @@ for n in 1 20 200; do
 		# report can split the per-guest cost into work and file creation
 		args+=(--prepare "$work/reset $o/true" -n "ostree-guests-generator --dry-run" "$gen --dry-run")
 		args+=(--prepare "$work/reset $o/true" -n /bin/true /bin/true)
-		hyperfine -N --warmup 3 --runs "$runs" --style none --export-json "$raw/gen-$n-r$r.json" \
-			"${args[@]}" >/dev/null
+		timed "$raw/gen-$n-r$r.json" "${args[@]}"
 	done
 done
 unset OSTREE_GUESTS_ROOT SYSTEMD_FSTAB SYSTEMD_PROC_CMDLINE SYSTEMD_IN_INITRD ZRAM_GENERATOR_ROOT \
@@ -196,10 +203,10 @@ for n in 2 8; do
 	[ "$ours" = "$theirs" ] || die "n=$n: helper resolved $ours, the recipe $theirs"
 	log "helper, $n deployments: both resolve g1 to $ours; timing ($rounds rounds x $runs runs)"
 	for ((r = 1; r <= rounds; r++)); do
-		hyperfine -N --warmup 3 --runs "$runs" --style none --export-json "$raw/helper-$n-r$r.json" \
+		timed "$raw/helper-$n-r$r.json" \
 			-n "ostree-guest-start --dry-run" "$helper --dry-run g1" \
 			-n "ostree admin status | sed" "sh -c \"$recipe\"" \
-			-n "/bin/true" "/bin/true" >/dev/null
+			-n "/bin/true" "/bin/true"
 	done
 	unset OSTREE_GUESTS_ROOT OSTREE_GUESTS_SYSROOT OSTREE_GUESTS_BOOT
 done
