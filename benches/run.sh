@@ -102,7 +102,7 @@ if [ -n "$deb" ]; then
 		quadlet_note="Quadlet from $(basename "$deb") does not run on this system's libc: $qv"
 		quadlet=
 	else
-		log "Quadlet $qv from $(basename "$deb") runs on $(ldd --version | head -1)"
+		log "Quadlet $qv from $(basename "$deb") runs here (glibc $(getconf GNU_LIBC_VERSION | cut -d" " -f2))"
 	fi
 else
 	quadlet_note="no podman .deb from Debian 13 could be fetched (network?); Quadlet left out"
