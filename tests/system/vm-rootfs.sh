@@ -79,7 +79,7 @@ _vm_tree() {
 
 # Print the tarball path; build it (and the debootstrap under it) when it is not cached.
 vm_rootfs_tar() {
-	local tar base a
+	local tar base= a
 	tar=$(vm_rootfs_path)
 	if [ ! -s "$tar" ]; then
 		mapfile -t a < <(vm_base_args)
