@@ -23,6 +23,21 @@ GEN_NS = [1, 20, 200]
 DEPLOYMENTS = [2, 8]
 
 
+
+def spread_table(w, title, key, what, samples):
+    """A collapsed table of median, p10 and p90 per command, for judging the noise."""
+    w(f"<details><summary>{title}</summary>")
+    w("")
+    w(f"| {key} | {what} | median | p10 | p90 | runs |")
+    w("|---|---|---|---|---|---|")
+    for k, cmds in samples.items():
+        for name, t in cmds.items():
+            q = statistics.quantiles(t, n=10)
+            w(f"| {k} | `{cell(name)}` | {ms(med(t))} | {ms(q[0])} | {ms(q[-1])} | {len(t)} |")
+    w("")
+    w("</details>")
+    w("")
+
 def pooled(raw: Path, prefix: str) -> dict[str, list[float]]:
     """Times (s) per command name over all rounds of one group, in command order."""
     times: dict[str, list[float]] = {}
@@ -108,17 +123,7 @@ def main() -> None:
         cells = [f"{med(gen[n][OURS]) / med(gen[n][p]):.2f}" for n in GEN_NS]
         w(f"| ÷ `{p}` | {' | '.join(cells)} |")
     w("")
-    w("<details><summary>p10 / p90 per generator</summary>")
-    w("")
-    w("| N | generator | median | p10 | p90 | runs |")
-    w("|---|---|---|---|---|---|")
-    for n in GEN_NS:
-        for name, t in gen[n].items():
-            q = statistics.quantiles(t, n=10)
-            w(f"| {n} | `{cell(name)}` | {ms(med(t))} | {ms(q[0])} | {ms(q[-1])} | {len(t)} |")
-    w("")
-    w("</details>")
-    w("")
+    spread_table(w, "p10 / p90 per generator", "N", "generator", gen)
 
     # ---- helper
     w("## Start helper: deployment resolution, whole process (medians)")
@@ -132,17 +137,7 @@ def main() -> None:
         h, r, t = (med(helper[n][c]) for c in (HELPER, RECIPE, TRUE))
         w(f"| {n} | {ms(h)} | {ms(r)} | {ms(t)} | {r / h:.1f}× | {ms(h - t)} |")
     w("")
-    w("<details><summary>p10 / p90</summary>")
-    w("")
-    w("| deployments | command | median | p10 | p90 | runs |")
-    w("|---|---|---|---|---|---|")
-    for n in DEPLOYMENTS:
-        for name, t in helper[n].items():
-            q = statistics.quantiles(t, n=10)
-            w(f"| {n} | `{cell(name)}` | {ms(med(t))} | {ms(q[0])} | {ms(q[-1])} | {len(t)} |")
-    w("")
-    w("</details>")
-    w("")
+    spread_table(w, "p10 / p90", "deployments", "command", helper)
 
     # ---- in-process
     inproc = (raw / "inproc.md").read_text(encoding="utf-8").strip()
