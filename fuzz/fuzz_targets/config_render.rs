@@ -164,6 +164,7 @@ fn check_dropin(text: &str, guest: &Guest, s: &Settings) {
         "Service.RestartSec",
         "Service.TimeoutStartSec",
         "Service.RestartPreventExitStatus",
+        "Service.OOMPolicy",
     ]);
     let r = &c.resources;
     for (set, key) in [
@@ -201,6 +202,7 @@ fn check_dropin(text: &str, guest: &Guest, s: &Settings) {
         assert_eq!(words(one(&f, "Unit", "After"), false), [NETWORK_UNIT]);
     }
     assert_eq!(one(&f, "Service", "TimeoutStartSec"), "5min");
+    assert_eq!(one(&f, "Service", "OOMPolicy"), "continue");
     assert_eq!(
         words(one(&f, "Unit", "RequiresMountsFor"), false),
         ["/sysroot", "/boot"]

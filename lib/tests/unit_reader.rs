@@ -27,6 +27,7 @@ const SERVICE_KEYS: &[&str] = &[
     "RestartSec",
     "TimeoutStartSec",
     "RestartPreventExitStatus",
+    "OOMPolicy",
     "MemoryMax",
     "CPUQuota",
     "TasksMax",

@@ -96,7 +96,12 @@ pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueErr
         // With --notify-ready the start lasts until the guest is up; slow guests (k3s, a VM
         // without KVM) need longer than the default 90 s.
         .set("TimeoutStartSec", "5min")
-        .set("RestartPreventExitStatus", &PREVENT_RESTART);
+        .set("RestartPreventExitStatus", &PREVENT_RESTART)
+        // A guest is a machine: when the kernel OOM-kills one of its processes (MemoryMax=
+        // reached), the guest's own init deals with it. systemd 252 defaults to OOMPolicy=stop
+        // even for delegated units and would stop the whole guest (seen in the T3 VM test);
+        // later versions default delegated units to continue (systemd.service(5), OOMPolicy=).
+        .set("OOMPolicy", "continue");
     let r = &c.resources;
     if let Some(m) = &r.memory_max {
         w.set("MemoryMax", m.as_str());
