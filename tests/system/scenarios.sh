@@ -503,7 +503,12 @@ fi
 # ---- 13. cgroup v2 in the guest: delegated controllers, MemoryMax enforced (VM tier) ----------------
 if want 13; then
 scenario 13 "cgroup controllers and MemoryMax"
-# netn carries the [resources] of scenario 12 (memory-max 512M, tasks-max 200, cpu-quota 50%)
+# the [resources] of scenario 12, written again so that this scenario also runs on its own
+printf '[network]\nmode = "none"\n[resources]\nmemory-max = "512M"\ntasks-max = 200\ncpu-quota = "50%%"\nio-weight = 50\n' >"$CONF/netn.toml"
+chmod 0644 "$CONF/netn.toml"
+systemctl daemon-reload
+verdict "the drop-in keeps a guest running when the kernel OOM-kills one of its processes" \
+	"$(systemctl show -p OOMPolicy "$(unit netn)")" test "$(prop netn OOMPolicy)" = continue
 timeout "$(tmo 60)" systemctl start "$(unit netn)"
 wait_for 60 guest_up netn
 cg=$(prop netn ControlGroup)
