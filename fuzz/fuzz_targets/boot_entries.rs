@@ -64,15 +64,19 @@ fn reference_entry(text: &str) -> (Option<&str>, Option<&str>) {
     (version, options)
 }
 
-/// `^/ostree/boot\.([01])/([^/]+)/([^/]+)/([0-9]+)$` by hand: Some(stateroot).
+/// `^/ostree/boot\.([01])/([^/]+)/([^/]+)/([0-9]+)$` by hand, without `.` and `..` as stateroot
+/// or checksum: Some(stateroot).
 fn reference_bootlink(karg: &str) -> Option<&str> {
     let rest = karg.strip_prefix("/ostree/boot.")?;
     let rest = rest.strip_prefix(['0', '1'])?.strip_prefix('/')?;
     let mut parts = rest.splitn(4, '/');
     let (stateroot, csum, serial) = (parts.next()?, parts.next()?, parts.next()?);
+    let dots = |c: &str| c == "." || c == "..";
     let ok = parts.next().is_none()
         && !stateroot.is_empty()
         && !csum.is_empty()
+        && !dots(stateroot)
+        && !dots(csum)
         && !serial.is_empty()
         && serial.bytes().all(|b| b.is_ascii_digit());
     ok.then_some(stateroot)

@@ -51,9 +51,10 @@ pub(crate) struct Bootlink<'a> {
 
 /// Splits an `ostree=` value; `Err` carries the reason for a Malformed error.
 ///
-/// Accepts exactly `^/ostree/boot\.([01])/([^/]+)/([^/]+)/([0-9]+)$`, libostree's
-/// `parse_bootlink` pattern (which leaves the dot unescaped; that only matters for paths ostree
-/// never writes).
+/// Accepts `^/ostree/boot\.([01])/([^/]+)/([^/]+)/([0-9]+)$`, libostree's `parse_bootlink`
+/// pattern (which leaves the dot unescaped; that only matters for paths ostree never writes),
+/// except `.` and `..` as stateroot or boot checksum: ostree never writes them, and the path is
+/// followed below the sysroot, where they would lead elsewhere.
 pub(crate) fn parse_bootlink(karg: &str) -> Result<Bootlink<'_>, String> {
     let bad = || {
         format!(
@@ -71,7 +72,13 @@ pub(crate) fn parse_bootlink(karg: &str) -> Result<Bootlink<'_>, String> {
     else {
         return Err(bad());
     };
-    if stateroot.is_empty() || bootcsum.is_empty() || !all_digits(serial) {
+    let dots = |c: &str| c == "." || c == "..";
+    if stateroot.is_empty()
+        || bootcsum.is_empty()
+        || dots(stateroot)
+        || dots(bootcsum)
+        || !all_digits(serial)
+    {
         return Err(bad());
     }
     let relative = karg.strip_prefix('/').unwrap_or(karg);
@@ -157,6 +164,10 @@ mod tests {
             "ostree/boot.0/fedora/e748/0",
             "/ostree/bootX0/fedora/e748/0",
             "/ostree/boot.0/fedora/e748/0/",
+            // found by the boot_entries fuzz target: the path is followed below the sysroot
+            "/ostree/boot.1/gont/../0",
+            "/ostree/boot.1/../e748/0",
+            "/ostree/boot.1/./e748/0",
         ] {
             let e = parse_bootlink(bad).unwrap_err();
             assert!(e.contains(bad), "{e}");
@@ -207,7 +218,13 @@ mod tests {
                 }
             }
             let s: String = s.into_iter().collect();
-            let want = bootlink.captures(&s).map(|c| c.get(2).unwrap().as_str());
+            // the pattern, less `.` and `..` as stateroot or checksum (parse_bootlink's doc)
+            let want = bootlink
+                .captures(&s)
+                .filter(|c| {
+                    ![".", ".."].contains(&c[2].as_ref()) && ![".", ".."].contains(&c[3].as_ref())
+                })
+                .map(|c| c.get(2).unwrap().as_str());
             assert_eq!(parse_bootlink(&s).ok().map(|b| b.stateroot), want, "{s:?}");
             let want = deploy.captures(&s).and_then(|c| {
                 let serial = c.get(2).unwrap().as_str().parse().ok()?;
