@@ -525,6 +525,7 @@ sub=$(timeout "$(tmo 20)" machinectl -q shell netn /bin/sh -c 'cat /sys/fs/cgrou
 verdict "...and passes them on to its own child cgroups" "guest system.slice: $sub" \
 	sh -c 'echo "$1" | grep -qw memory' sh "$sub"
 ooms=$(awk '$1 == "oom_kill" {print $2}' "/sys/fs/cgroup$cg/memory.events")
+pid=$(prop netn MainPID) nr=$(prop netn NRestarts)
 small=$(timeout "$(tmo 60)" machinectl -q shell netn /bin/sh -c 'dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null; echo rc=$?' </dev/null 2>&1 | tr -d '\r')
 verdict "a 100 MiB buffer fits under MemoryMax=512M" "$small" grep -q 'rc=0' <<<"$small"
 # dd's one buffer, filled from /dev/zero, is resident at once: 800 MiB > 512 MiB, no swap in the VM
@@ -532,7 +533,10 @@ big=$(timeout "$(tmo 120)" machinectl -q shell netn /bin/sh -c 'dd if=/dev/zero 
 verdict "an 800 MiB buffer is OOM-killed inside the guest's cgroup" \
 	"$big; oom_kill $ooms -> $(awk '$1 == "oom_kill" {print $2}' "/sys/fs/cgroup$cg/memory.events")" \
 	sh -c 'echo "$1" | grep -q "rc=137" && [ "$(awk '"'"'$1 == "oom_kill" {print $2}'"'"' "$2/memory.events")" -gt "$3" ]' sh "$big" "/sys/fs/cgroup$cg" "$ooms"
-verdict "...and the guest lives on" "$(systemctl is-active "$(unit netn)")" guest_up netn
+wait_for 30 guest_up netn
+verdict "...and the guest lives on: same nspawn, no restart, it answers" \
+	"$(systemctl is-active "$(unit netn)"), MainPID $pid -> $(prop netn MainPID), NRestarts $nr -> $(prop netn NRestarts)" \
+	sh -c '[ "$1" = "$(systemctl show -p MainPID --value systemd-nspawn@netn.service)" ] && [ "$2" = "$(systemctl show -p NRestarts --value systemd-nspawn@netn.service)" ] && timeout 30 machinectl -q shell netn /bin/true </dev/null >/dev/null 2>&1' sh "$pid" "$nr"
 timeout "$(tmo 60)" systemctl stop "$(unit netn)"
 fi
 # ---- 14. NetworkManager host: bridge from our keyfile, bridged lease, veth to host (VM tier) -----------
