@@ -533,6 +533,10 @@ big=$(timeout "$(tmo 120)" machinectl -q shell netn /bin/sh -c 'dd if=/dev/zero 
 verdict "an 800 MiB buffer is OOM-killed inside the guest's cgroup" \
 	"$big; oom_kill $ooms -> $(awk '$1 == "oom_kill" {print $2}' "/sys/fs/cgroup$cg/memory.events")" \
 	sh -c 'echo "$1" | grep -q "rc=137" && [ "$(awk '"'"'$1 == "oom_kill" {print $2}'"'"' "$2/memory.events")" -gt "$3" ]' sh "$big" "/sys/fs/cgroup$cg" "$ooms"
+# The guest's own systemd keeps the OOM-killed shell's transient unit (container-shell@N) as
+# failed, and machined's next `machinectl shell` may pick the same name ("already loaded"):
+# the admin's remedy is the guest's reset-failed.
+systemctl -M netn reset-failed 2>/dev/null
 wait_for 30 guest_up netn ||
 	info "after the OOM kill: machinectl shell says '$(timeout 20 machinectl -q shell netn /bin/true </dev/null 2>&1 | oneline)'; guest journal: $(journalctl -M netn -n 15 --no-pager -o cat 2>&1 | oneline)"
 verdict "...and the guest lives on: same nspawn, no restart, it answers" \
