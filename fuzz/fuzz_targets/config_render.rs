@@ -79,9 +79,9 @@ fuzz_target!(|data: &[u8]| {
         ..Loaded::default()
     };
     let out = render::generate(&loaded);
-    let file = PathBuf::from(format!("{}.d", name.unit())).join(ostree_guests::paths::DROPIN_NAME);
+    let file = format!("{}.d/{}", name.unit(), ostree_guests::paths::DROPIN_NAME);
     assert_eq!(out.nodes.get(&file), Some(&Node::File(text)));
-    let wants = PathBuf::from("machines.target.wants").join(name.unit());
+    let wants = format!("machines.target.wants/{}", name.unit());
     assert_eq!(out.nodes.contains_key(&wants), autostart);
 });
 
@@ -152,8 +152,9 @@ fn check_dropin(text: &str, guest: &Guest, s: &Settings) {
         "Unit.SourcePath",
         "Unit.RequiresMountsFor",
     ];
-    let bridged = c.network.mode == NetworkMode::Bridge;
-    if bridged {
+    // Bridges and veth links are set up by the network unit before each start.
+    let networked = matches!(c.network.mode, NetworkMode::Bridge | NetworkMode::Veth);
+    if networked {
         want.extend(["Unit.Wants", "Unit.After"]);
     }
     want.extend(env.iter().map(|_| "Service.Environment"));
@@ -197,7 +198,7 @@ fn check_dropin(text: &str, guest: &Guest, s: &Settings) {
         ),
     }
     common(&f, guest);
-    if bridged {
+    if networked {
         assert_eq!(words(one(&f, "Unit", "Wants"), false), [NETWORK_UNIT]);
         assert_eq!(words(one(&f, "Unit", "After"), false), [NETWORK_UNIT]);
     }

@@ -250,7 +250,7 @@ fn parent_bytes(rel: &Path) -> &[u8] {
 pub fn write_output(dir: &Path, output: &Output) -> Vec<(String, io::Error)> {
     let mut writer = Writer::new(dir);
     let mut failed = Vec::new();
-    let nodes: Vec<(&Path, &Node)> = output.nodes.iter().map(|(p, n)| (p.as_path(), n)).collect();
+    let nodes: Vec<(&Path, &Node)> = output.nodes.iter().map(|(p, n)| (Path::new(p), n)).collect();
     // Sorted by path, so the entries of one directory are consecutive. Compared as bytes:
     // `Path` equality walks components, which cost as much as all the writing's bookkeeping.
     for group in nodes.chunk_by(|a, b| parent_bytes(a.0) == parent_bytes(b.0)) {
@@ -278,7 +278,7 @@ pub fn write_output(dir: &Path, output: &Output) -> Vec<(String, io::Error)> {
 pub fn dry_run_text(output: &Output) -> String {
     let mut s = String::new();
     for (rel, node) in &output.nodes {
-        s.push_str(&format!("---{}---\n", rel.display()));
+        s.push_str(&format!("---{rel}---\n"));
         match node {
             Node::File(text) => s.push_str(text),
             Node::Symlink(target) => s.push_str(&format!("-> {}\n", target.display())),
@@ -297,7 +297,7 @@ mod tests {
     fn output(nodes: &[(&str, Node)]) -> Output {
         let mut out = Output::default();
         for (rel, node) in nodes {
-            out.nodes.insert(PathBuf::from(rel), node.clone());
+            out.nodes.insert((*rel).to_owned(), node.clone());
         }
         out
     }

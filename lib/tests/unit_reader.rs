@@ -108,8 +108,6 @@ fn golden_dropins() -> Vec<(PathBuf, String)> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            // The main drop-in only: veth guests also get the small network one
-            // (ostree_guests::network::guest_dropin, checked by its own unit tests).
             } else if p.file_name().is_some_and(|x| x == DROPIN_NAME)
                 && p.components().any(|c| c.as_os_str() == "expected")
             {

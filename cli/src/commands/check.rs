@@ -193,14 +193,14 @@ pub fn render(name: &str) -> Result<()> {
     let guest = find_guest(&loaded, name)?;
     let output = render::generate(&loaded);
     let unit = guest.name.unit();
-    let rel = PathBuf::from(format!("{unit}.d")).join(DROPIN_NAME);
+    let rel = render::dropin_path(&unit);
     println!("# {unit}.d/{DROPIN_NAME} (what the generator writes)");
     if let Some(Node::File(text)) = output.nodes.get(&rel) {
         print!("{text}");
     }
     let autostart = output
         .nodes
-        .contains_key(&PathBuf::from("machines.target.wants").join(&unit));
+        .contains_key(&render::autostart_path(&unit));
     println!(
         "# autostart (machines.target.wants/{unit}): {}",
         if autostart { "yes" } else { "no" }

@@ -18,6 +18,8 @@ pub struct Source {
     pub disk: PathBuf,
     /// Set when the file or its directory may be written by someone other than root.
     pub insecure: Option<String>,
+    /// The size when it was found: the read is sized by it, and still bounded and checked.
+    pub len: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,10 +53,15 @@ fn classify(
     dir_problem: &Option<String>,
 ) -> io::Result<Option<Entry>> {
     let meta = fs::symlink_metadata(&disk)?;
-    if meta.file_type().is_symlink() && fs::read_link(&disk)? == Path::new("/dev/null") {
-        return Ok(Some(Entry::Masked));
-    }
-    let meta = fs::metadata(&disk)?;
+    // One system call for the usual plain file; only a link needs a second look.
+    let meta = if meta.file_type().is_symlink() {
+        if fs::read_link(&disk)? == Path::new("/dev/null") {
+            return Ok(Some(Entry::Masked));
+        }
+        fs::metadata(&disk)?
+    } else {
+        meta
+    };
     if !meta.is_file() {
         return Ok(None);
     }
@@ -66,6 +73,7 @@ fn classify(
         logical,
         disk,
         insecure,
+        len: meta.len(),
     })))
 }
 

@@ -136,7 +136,10 @@ pub fn load(root: &Path) -> Loaded {
 fn read_bounded(source: &Source) -> Result<String, ConfigError> {
     let fail = |m: String| ConfigError::file(&source.logical, m);
     let file = std::fs::File::open(&source.disk).map_err(|e| fail(format!("cannot open: {e}")))?;
-    let mut bytes = Vec::new();
+    // Room for the whole file and one byte more, so that the read that finds the end needs no
+    // reallocation (and the read of a grown file still stops at the bound).
+    let expected = source.len.min(MAX_FILE_SIZE) + 1;
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or_default());
     file.take(MAX_FILE_SIZE + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| fail(format!("cannot read: {e}")))?;

@@ -9,8 +9,11 @@ use std::path::Path;
 /// Why `path` must not be trusted, or None. Owners other than root are accepted only when they
 /// are the user running us (a developer validating a tree they own).
 pub fn problem(meta: &Metadata, path: &Path) -> Option<String> {
+    // Asked once per process, not once per file.
+    static OURS: std::sync::LazyLock<u32> =
+        std::sync::LazyLock::new(|| nix::unistd::geteuid().as_raw());
     let uid = meta.uid();
-    let ours = nix::unistd::geteuid().as_raw();
+    let ours = *OURS;
     if uid != 0 && uid != ours {
         return Some(format!(
             "owned by uid {uid}, not root, so it is ignored (anyone who can write it controls what runs as root); fix: chown root: {}",

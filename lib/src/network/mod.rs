@@ -16,8 +16,8 @@ pub use model::{
 };
 pub use render::{BridgeSpec, NETWORKD_PREFIX, NM_PREFIX, networkd, networkmanager};
 pub use veth::{
-    NM_VETH_CONF, NM_VETH_PREFIX, NmVethFiles, VETH_AUTOCONNECT_PRIORITY, VETH_DROPIN_NAME,
-    VethGuest, guest_dropin, host_interface_names, host_subnets, networkmanager_veth,
+    NM_VETH_CONF, NM_VETH_PREFIX, NmVethFiles, VETH_AUTOCONNECT_PRIORITY, VethGuest,
+    host_interface_names, host_subnets, networkmanager_veth,
 };
 
 use crate::config::{ConfigError, InterfaceName, Loaded, NetworkMode, Source};

@@ -4,6 +4,7 @@ use std::sync::LazyLock;
 
 use crate::config::{Guest, Settings};
 use crate::exit;
+use crate::network;
 use crate::nspawn;
 use crate::paths::{DEFAULT_BOOT, DEFAULT_SYSROOT, HELPER, NETWORK_UNIT};
 use crate::unit::{self, UnitValueError, UnitWriter};
@@ -80,9 +81,12 @@ pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueErr
             "RequiresMountsFor",
             &format!("{DEFAULT_SYSROOT} {DEFAULT_BOOT}"),
         );
-    if c.network.mode == crate::config::NetworkMode::Bridge {
-        // The bridge's configuration comes from ostree-guests-network.service; the helper then
-        // waits for the device itself (device units need udev, which container hosts lack).
+    if network::mode_needs_network_unit(c.network.mode) {
+        // A bridge's configuration comes from ostree-guests-network.service (the helper then
+        // waits for the device itself: device units need udev, which container hosts lack). On
+        // NetworkManager hosts the service also sets up a veth guest's host side (DHCP server,
+        // NAT). Its sysinit.target link acts only at boot, so a guest added later would start
+        // before the service ever ran: every start pulls it in and waits for it.
         w.set("Wants", NETWORK_UNIT).set("After", NETWORK_UNIT);
     }
     w.section("Service");
