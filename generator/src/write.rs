@@ -1,273 +1,268 @@
 //! Atomic output: a reader (systemd reloading, or a concurrent run) never sees a torn file.
 //!
-//! Written for the system call count, which dominates a generator's run time (a path lookup or
-//! a file creation costs microseconds in a VM). A directory of the output (a guest's
-//! `.service.d`, `machines.target.wants`) is filled under a temporary name and renamed into
-//! place whole, so its files need no temporary names of their own and appear together: per
-//! guest one `mkdir`, its drop-ins written, one `rename`, and the autostart `symlink`. Only
+//! Written for the system call count, which dominates a generator's run time (creating a file
+//! costs microseconds in a VM, and so does every path component looked up). A directory of the
+//! output (a guest's `.service.d`, `machines.target.wants`) is filled under a temporary name
+//! and renamed into place whole, so its files need no temporary names of their own and appear
+//! together: per guest one `mkdirat`, its drop-in written, one `renameat`, and the autostart
+//! `symlinkat`, all relative to the output directory, so that none walks its path again. Only
 //! where the directory already exists (a second run into the same output) is each file renamed
 //! into it on its own, which is as atomic per file.
 
-use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write as _};
-use std::os::unix::ffi::OsStrExt as _;
-use std::os::unix::fs::symlink;
+use std::os::fd::OwnedFd;
 use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, open, openat, renameat};
+use nix::sys::stat::{Mode, SFlag, fstatat, mkdirat};
+use nix::unistd::{UnlinkatFlags, symlinkat, unlinkat};
 
 use ostree_guests::render::{Node, Output};
 
-/// Writes nodes under one output directory. Paths are built in reused byte buffers: with a
-/// few hundred guests, allocating each path, parent and temporary name was a tenth of the
-/// generator's instructions.
-struct Writer {
-    /// The output directory and a '/', then the node being written.
-    path: Vec<u8>,
-    base: usize,
-    /// The node's temporary name `.#NAME.PID` next to it (systemd skips dot files).
-    tmp: Vec<u8>,
+/// What `fs::create_dir` and `fs::File::create` ask for; the umask applies.
+const DIR_MODE: u32 = 0o777;
+const FILE_MODE: u32 = 0o666;
+
+/// The directory part of a relative output path (empty for the output directory itself).
+fn parent_of(rel: &str) -> &str {
+    rel.rfind('/').map_or("", |slash| &rel[..slash])
+}
+
+/// The last component of a relative output path.
+fn name_of(rel: &str) -> &str {
+    rel.rfind('/').map_or(rel, |slash| &rel[slash + 1..])
+}
+
+fn usable_name(name: &str) -> bool {
+    !(name.is_empty() || name == "." || name == "..")
+}
+
+/// Writes nodes relative to one open output directory; paths are built in one reused buffer.
+struct Writer<'d> {
+    /// The output directory as given, for messages and the rare deeper directories.
+    base: &'d Path,
+    dir: OwnedFd,
+    /// `.PID`, the suffix of temporary names `.#NAME.PID` (systemd skips dot files).
     pid: String,
+    scratch: String,
     /// The parent directory known to exist (nodes come sorted, so siblings are consecutive).
-    parent_ok: Option<Vec<u8>>,
+    parent_ok: Option<String>,
 }
 
-fn as_path(bytes: &[u8]) -> &Path {
-    Path::new(OsStr::from_bytes(bytes))
-}
-
-impl Writer {
-    fn new(dir: &Path) -> Self {
-        let mut path = dir.as_os_str().as_bytes().to_vec();
-        if !path.ends_with(b"/") {
-            path.push(b'/');
-        }
-        Self {
-            base: path.len(),
-            path,
-            tmp: Vec::new(),
-            pid: format!(".{}", std::process::id()),
-            parent_ok: None,
-        }
-    }
-
-    /// Sets the current node to `dir/rel`; returns where its file name starts.
-    fn set(&mut self, rel: &Path) -> usize {
-        self.path.truncate(self.base);
-        self.path.extend_from_slice(rel.as_os_str().as_bytes());
-        self.path
-            .iter()
-            .rposition(|&b| b == b'/')
-            .map_or(0, |slash| slash + 1)
-    }
-
-    fn make_tmp(&mut self, name_at: usize) {
-        let (parent, name) = self.path.split_at(name_at);
-        self.tmp.clear();
-        self.tmp.extend_from_slice(parent);
-        self.tmp.extend_from_slice(b".#");
-        self.tmp.extend_from_slice(name);
-        self.tmp.extend_from_slice(self.pid.as_bytes());
-    }
-
-    /// `create_dir_all`, but one `mkdir` for the usual case of a new directory below an
-    /// existing one, and nothing for a sibling of the previous node.
-    fn ensure_parent(&mut self, name_at: usize) -> io::Result<()> {
-        let parent = match self.path.get(..name_at.saturating_sub(1)) {
-            Some(p) if !p.is_empty() => p,
-            _ => return Ok(()),
-        };
-        if self.parent_ok.as_deref() == Some(parent) {
-            return Ok(());
-        }
-        let dir = as_path(parent);
-        match fs::create_dir(dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                if !dir.is_dir() {
-                    return Err(e);
-                }
-            }
-            Err(_) => fs::create_dir_all(dir)?,
-        }
-        let known = self.parent_ok.get_or_insert_with(Vec::new);
-        known.clear();
-        known.extend_from_slice(parent);
-        Ok(())
-    }
-
-    fn write_file(&self, text: &str) -> io::Result<()> {
-        let (path, tmp) = (as_path(&self.path), as_path(&self.tmp));
-        // create_new (O_EXCL) never follows a link left at the temporary name; a stale file
-        // there (a crashed run with a reused PID) is removed and the create retried once.
-        let mut file = match fs::File::create_new(tmp) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                fs::remove_file(tmp)?;
-                fs::File::create_new(tmp)?
+impl<'d> Writer<'d> {
+    fn open(base: &'d Path) -> io::Result<Self> {
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let dir = match open(base, flags, Mode::empty()) {
+            Err(Errno::ENOENT) => {
+                fs::create_dir_all(base)?;
+                open(base, flags, Mode::empty())?
             }
             other => other?,
         };
-        let written = file.write_all(text.as_bytes());
-        drop(file);
-        written
-            .and_then(|()| fs::rename(tmp, path))
-            .inspect_err(|_| {
-                let _ = fs::remove_file(tmp);
-            })
+        Ok(Self {
+            base,
+            dir,
+            pid: format!(".{}", std::process::id()),
+            scratch: String::new(),
+            parent_ok: None,
+        })
     }
 
-    fn write_symlink(&self, target: &Path) -> io::Result<()> {
-        let (path, tmp) = (as_path(&self.path), as_path(&self.tmp));
-        match symlink(target, path) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            done => return done,
+    fn display(&self, rel: &str) -> String {
+        self.base.join(rel).display().to_string()
+    }
+
+    /// `parent/.#name.PID` in the scratch buffer, for the node or directory `rel`.
+    fn temporary_name(&mut self, rel: &str) -> &str {
+        let parent = parent_of(rel);
+        self.scratch.clear();
+        if !parent.is_empty() {
+            self.scratch.push_str(parent);
+            self.scratch.push('/');
         }
-        // Replacing what a previous run left: through a temporary link and rename(2), so the
-        // name never disappears in between.
-        let _ = fs::remove_file(tmp);
-        symlink(target, tmp)?;
-        fs::rename(tmp, path).inspect_err(|_| {
-            let _ = fs::remove_file(tmp);
-        })
+        self.scratch.push_str(".#");
+        self.scratch.push_str(name_of(rel));
+        self.scratch.push_str(&self.pid);
+        &self.scratch
+    }
+
+    /// A new file: `O_EXCL` never follows a link left at the name.
+    fn create(&self, rel: &str, text: &str) -> io::Result<()> {
+        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC;
+        let fd = openat(&self.dir, rel, flags, Mode::from_bits_truncate(FILE_MODE))?;
+        fs::File::from(fd).write_all(text.as_bytes())
+    }
+
+    fn link(&self, rel: &str, target: &Path) -> io::Result<()> {
+        Ok(symlinkat(target, &self.dir, rel)?)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        Ok(renameat(&self.dir, from, &self.dir, to)?)
+    }
+
+    fn remove(&self, rel: &str) {
+        let _ = unlinkat(&self.dir, rel, UnlinkatFlags::NoRemoveDir);
+    }
+
+    /// `create_dir_all`, but one `mkdirat` for the usual case of a new directory right in the
+    /// output directory, and nothing for a sibling of the previous node.
+    fn ensure_parent(&mut self, parent: &str) -> io::Result<()> {
+        if parent.is_empty() || self.parent_ok.as_deref() == Some(parent) {
+            return Ok(());
+        }
+        match mkdirat(&self.dir, parent, Mode::from_bits_truncate(DIR_MODE)) {
+            Ok(()) => {}
+            Err(Errno::EEXIST) => {
+                let st = fstatat(&self.dir, parent, AtFlags::empty())?;
+                if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
+                    return Err(Errno::EEXIST.into());
+                }
+            }
+            Err(_) => fs::create_dir_all(self.base.join(parent))?,
+        }
+        self.parent_ok = Some(parent.to_owned());
+        Ok(())
+    }
+
+    /// One node on its own: under a temporary name, then renamed over whatever is there.
+    fn write_node(&mut self, rel: &str, node: &Node) -> io::Result<()> {
+        // Nothing may land outside the output directory.
+        if rel.starts_with('/') {
+            return Err(io::Error::other("not a relative path"));
+        }
+        if !usable_name(name_of(rel)) {
+            return Err(io::Error::other("no file name"));
+        }
+        self.ensure_parent(parent_of(rel))?;
+        let tmp = self.temporary_name(rel).to_owned();
+        let written = match node {
+            Node::File(text) => match self.create(&tmp, text) {
+                // A stale file (a crashed run whose PID came round again) is replaced.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    self.remove(&tmp);
+                    self.create(&tmp, text)
+                }
+                other => other,
+            },
+            Node::Symlink(target) => match self.link(rel, target) {
+                // The common case: nothing there yet, so nothing to replace.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    self.remove(&tmp);
+                    self.link(&tmp, target)
+                }
+                done => return done,
+            },
+        };
+        written
+            .and_then(|()| self.rename(&tmp, rel))
+            .inspect_err(|_| self.remove(&tmp))
     }
 
     /// Siblings `group` (at least one, same parent directory) through a staging directory;
     /// `false` if that could not be created, and the caller writes them one by one.
     fn write_staged(
         &mut self,
-        parent: &Path,
-        group: &[(&Path, &Node)],
+        parent: &str,
+        group: &[(&str, &Node)],
         failed: &mut Vec<(String, io::Error)>,
     ) -> bool {
-        let (Some(name), Some(above)) = (parent.file_name(), parent.parent()) else {
-            return false;
-        };
-        if !above.as_os_str().is_empty() {
-            // Rare (deeper output paths): make sure the directory above exists.
-            self.path.truncate(self.base);
-            self.path.extend_from_slice(above.as_os_str().as_bytes());
-            if fs::create_dir_all(as_path(&self.path)).is_err() {
-                return false;
-            }
-            self.path.push(b'/');
-        } else {
-            self.path.truncate(self.base);
-        }
-        self.tmp.clear();
-        self.tmp.extend_from_slice(&self.path);
-        self.tmp.extend_from_slice(b".#");
-        self.tmp.extend_from_slice(name.as_bytes());
-        self.tmp.extend_from_slice(self.pid.as_bytes());
-        if fs::create_dir(as_path(&self.tmp)).is_err() {
+        let above = parent_of(parent);
+        // Rare (deeper output paths): make sure the directory above exists.
+        if !above.is_empty() && fs::create_dir_all(self.base.join(above)).is_err() {
             return false;
         }
-        let staging = self.tmp.len();
+        let staging = self.temporary_name(parent).to_owned();
+        if mkdirat(
+            &self.dir,
+            staging.as_str(),
+            Mode::from_bits_truncate(DIR_MODE),
+        )
+        .is_err()
+        {
+            return false;
+        }
         let mut staged = Vec::with_capacity(group.len());
+        let mut entry = String::with_capacity(staging.len() + 64);
         for &(rel, node) in group {
-            // Byte slicing: `Path::file_name` walks components.
-            let bytes = rel.as_os_str().as_bytes();
-            let file = bytes.get(parent_bytes(rel).len() + 1..).unwrap_or_default();
-            if file.is_empty() || file == b"." || file == b".." {
+            let file = name_of(rel);
+            if !usable_name(file) {
                 failed.push((self.display(rel), io::Error::other("no file name")));
                 continue;
             }
-            self.tmp.truncate(staging);
-            self.tmp.push(b'/');
-            self.tmp.extend_from_slice(file);
-            let entry = as_path(&self.tmp);
+            entry.clear();
+            entry.push_str(&staging);
+            entry.push('/');
+            entry.push_str(file);
             // The staging directory is ours and new: nothing to replace, nothing to follow.
             let written = match node {
-                Node::File(text) => {
-                    fs::File::create_new(entry).and_then(|mut f| f.write_all(text.as_bytes()))
-                }
-                Node::Symlink(target) => symlink(target, entry),
+                Node::File(text) => self.create(&entry, text),
+                Node::Symlink(target) => self.link(&entry, target),
             };
             match written {
                 Ok(()) => staged.push((rel, file)),
                 Err(e) => failed.push((self.display(rel), e)),
             }
         }
-        self.tmp.truncate(staging);
-        self.path.truncate(self.base);
-        self.path.extend_from_slice(parent.as_os_str().as_bytes());
-        if fs::rename(as_path(&self.tmp), as_path(&self.path)).is_err() {
+        if self.rename(&staging, parent).is_err() {
             // The directory exists (a previous run's output) or is not one: move each entry
             // on its own, replacing what is there; what fails is reported per path.
             for (rel, file) in staged {
-                self.tmp.truncate(staging);
-                self.tmp.push(b'/');
-                self.tmp.extend_from_slice(file);
-                self.path.truncate(self.base);
-                self.path.extend_from_slice(rel.as_os_str().as_bytes());
-                if let Err(e) = fs::rename(as_path(&self.tmp), as_path(&self.path)) {
+                entry.clear();
+                entry.push_str(&staging);
+                entry.push('/');
+                entry.push_str(file);
+                if let Err(e) = self.rename(&entry, rel) {
                     failed.push((self.display(rel), e));
                 }
             }
-            self.tmp.truncate(staging);
-            let _ = fs::remove_dir_all(as_path(&self.tmp));
+            let _ = fs::remove_dir_all(self.base.join(&staging));
         }
         // The directory exists now (or cannot be made: then every later write reports that).
-        self.path.truncate(self.base);
-        self.path.extend_from_slice(parent.as_os_str().as_bytes());
-        let known = self.parent_ok.get_or_insert_with(Vec::new);
-        known.clear();
-        known.extend_from_slice(&self.path);
+        self.parent_ok = Some(parent.to_owned());
         true
     }
-
-    fn display(&self, rel: &Path) -> String {
-        let mut p = self.path.clone();
-        p.truncate(self.base);
-        p.extend_from_slice(rel.as_os_str().as_bytes());
-        as_path(&p).display().to_string()
-    }
-
-    fn write_node(&mut self, rel: &Path, node: &Node) -> io::Result<()> {
-        // Nothing may land outside the output directory.
-        if rel.is_absolute() {
-            return Err(io::Error::other("not a relative path"));
-        }
-        let name_at = self.set(rel);
-        if name_at == self.path.len() {
-            return Err(io::Error::other("no file name"));
-        }
-        self.make_tmp(name_at);
-        self.ensure_parent(name_at)?;
-        match node {
-            Node::File(text) => self.write_file(text),
-            Node::Symlink(target) => self.write_symlink(target),
-        }
-    }
-}
-
-/// The directory part of a relative output path, as bytes (empty for the output directory).
-fn parent_bytes(rel: &Path) -> &[u8] {
-    let b = rel.as_os_str().as_bytes();
-    b.get(..b.iter().rposition(|&c| c == b'/').unwrap_or(0))
-        .unwrap_or_default()
 }
 
 /// Writes every node under `dir`; returns the paths that failed with their errors.
 pub fn write_output(dir: &Path, output: &Output) -> Vec<(String, io::Error)> {
-    let mut writer = Writer::new(dir);
+    if output.nodes.is_empty() {
+        return Vec::new();
+    }
+    let mut writer = match Writer::open(dir) {
+        Ok(w) => w,
+        Err(e) => {
+            return output
+                .nodes
+                .keys()
+                .map(|rel| {
+                    (
+                        dir.join(rel).display().to_string(),
+                        io::Error::from(e.kind()),
+                    )
+                })
+                .collect();
+        }
+    };
     let mut failed = Vec::new();
-    let nodes: Vec<(&Path, &Node)> = output.nodes.iter().map(|(p, n)| (Path::new(p), n)).collect();
-    // Sorted by path, so the entries of one directory are consecutive. Compared as bytes:
-    // `Path` equality walks components, which cost as much as all the writing's bookkeeping.
-    for group in nodes.chunk_by(|a, b| parent_bytes(a.0) == parent_bytes(b.0)) {
-        let staged = match group.first().and_then(|(rel, _)| rel.parent()) {
-            // Directories of the output, not the output directory itself, and nothing that
-            // would land outside it.
-            Some(parent) if !parent.as_os_str().is_empty() && parent.is_relative() => {
-                writer.write_staged(parent, group, &mut failed)
-            }
-            _ => false,
-        };
-        if staged {
+    let nodes: Vec<(&str, &Node)> = output.nodes.iter().map(|(p, n)| (p.as_str(), n)).collect();
+    // Sorted by path, so the entries of one directory are consecutive.
+    for group in nodes.chunk_by(|a, b| parent_of(a.0) == parent_of(b.0)) {
+        let parent = group.first().map_or("", |(rel, _)| parent_of(rel));
+        // Directories of the output, not the output directory itself, and nothing that would
+        // land outside it.
+        if !parent.is_empty()
+            && !parent.starts_with('/')
+            && usable_name(name_of(parent))
+            && writer.write_staged(parent, group, &mut failed)
+        {
             continue;
         }
         for &(rel, node) in group {
             if let Err(e) = writer.write_node(rel, node) {
-                failed.push((dir.join(rel).display().to_string(), e));
+                failed.push((writer.display(rel), e));
             }
         }
     }
@@ -290,6 +285,7 @@ pub fn dry_run_text(output: &Output) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::symlink;
     use std::path::PathBuf;
 
     use super::*;

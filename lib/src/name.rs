@@ -41,7 +41,12 @@ impl MachineName {
 
     /// The unit this guest runs as.
     pub fn unit(&self) -> String {
-        format!("systemd-nspawn@{}.service", self.0)
+        // Pushed, not `format!`ed: the generator asks for it several times per guest.
+        let mut unit = String::with_capacity(self.0.len() + 32);
+        unit.push_str("systemd-nspawn@");
+        unit.push_str(&self.0);
+        unit.push_str(".service");
+        unit
     }
 }
 

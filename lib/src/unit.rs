@@ -138,8 +138,11 @@ pub struct UnitWriter {
 }
 
 impl UnitWriter {
+    /// Room for a typical drop-in, so that it is not grown and copied line by line.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            text: String::with_capacity(1024),
+        }
     }
 
     /// A comment block. Control characters become `?`, a trailing backslash (a continuation
@@ -176,6 +179,17 @@ impl UnitWriter {
     /// constant/validated token.
     pub fn set(&mut self, key: &str, value: &str) -> &mut Self {
         self.text.push_str(key);
+        self.text.push('=');
+        self.text.push_str(value);
+        self.text.push('\n');
+        self
+    }
+
+    /// `key=name=value` (an `Environment=` assignment); `name` and `value` as for [`Self::set`].
+    pub fn set_assignment(&mut self, key: &str, name: &str, value: &str) -> &mut Self {
+        self.text.push_str(key);
+        self.text.push('=');
+        self.text.push_str(name);
         self.text.push('=');
         self.text.push_str(value);
         self.text.push('\n');

@@ -198,9 +198,7 @@ pub fn render(name: &str) -> Result<()> {
     if let Some(Node::File(text)) = output.nodes.get(&rel) {
         print!("{text}");
     }
-    let autostart = output
-        .nodes
-        .contains_key(&render::autostart_path(&unit));
+    let autostart = output.nodes.contains_key(&render::autostart_path(&unit));
     println!(
         "# autostart (machines.target.wants/{unit}): {}",
         if autostart { "yes" } else { "no" }

@@ -8,11 +8,38 @@ use serde::Deserialize;
 use crate::deployment::Pin;
 
 /// Accepts a TOML integer or string for keys where both are natural (`tasks-max = 100`).
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum IntOrString {
     Int(i64),
     Str(String),
+}
+
+/// By hand rather than `#[serde(untagged)]`: that buffers the value and tries the variants in
+/// turn, building (and dropping) an error message for every string it sees.
+impl<'de> Deserialize<'de> for IntOrString {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl serde::de::Visitor<'_> for Either {
+            type Value = IntOrString;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an integer or a string")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IntOrString, E> {
+                Ok(IntOrString::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IntOrString, E> {
+                i64::try_from(v)
+                    .map(IntOrString::Int)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IntOrString, E> {
+                Ok(IntOrString::Str(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<IntOrString, E> {
+                Ok(IntOrString::Str(v))
+            }
+        }
+        de.deserialize_any(Either)
+    }
 }
 
 impl From<IntOrString> for String {

@@ -32,12 +32,12 @@ pub struct Output {
 
 /// `NAME.service.d/50-ostree-guests.conf`: where a guest's drop-in goes.
 pub fn dropin_path(unit: &str) -> String {
-    format!("{unit}.d/{DROPIN_NAME}")
+    [unit, ".d/", DROPIN_NAME].concat()
 }
 
 /// `machines.target.wants/NAME.service`: a guest's autostart link.
 pub fn autostart_path(unit: &str) -> String {
-    format!("machines.target.wants/{unit}")
+    ["machines.target.wants/", unit].concat()
 }
 
 /// Renders every guest. A guest whose configuration is invalid gets the fail-closed drop-in and
