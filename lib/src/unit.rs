@@ -196,7 +196,10 @@ impl UnitWriter {
         self
     }
 
-    pub fn finish(self) -> String {
+    /// The text, without the room [`Self::new`] reserved: the generator keeps every guest's
+    /// drop-in until it writes them, and that room would add up to its peak memory.
+    pub fn finish(mut self) -> String {
+        self.text.shrink_to_fit();
         self.text
     }
 }

@@ -10,14 +10,20 @@ use std::cmp::Ordering;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
+use std::os::fd::AsFd as _;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use nix::dir::{Dir, Type};
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{Mode, SFlag, fstatat};
+
 use super::bls::{is_entry_name, ostree_karg, parse_bootlink, parse_deploy_name, parse_entry};
 use super::gvariant::commit_version;
 use super::origin::is_pinned;
-use super::read::{ReadError, read_small_text};
+use super::read::{ReadError, read_small_text, read_small_text_at};
 use super::strverscmp::strverscmp;
 use super::{Deployment, Layout, ResolveError, join};
 
@@ -197,7 +203,8 @@ fn check_boot_mounted(layout: &Layout) -> Result<(), ResolveError> {
 }
 
 /// Reads `loader.<bootversion>/entries` directly, not through the `loader` link, so a concurrent
-/// switch cannot make us read entries of another bootversion than the one we decided on.
+/// switch cannot make us read entries of another bootversion than the one we decided on. The
+/// directory is opened once and its entries read relative to it.
 fn read_entries(layout: &Layout, bootversion: u8) -> Result<Vec<Entry>, ResolveError> {
     let dir = join(
         &layout.boot,
@@ -207,35 +214,38 @@ fn read_entries(layout: &Layout, bootversion: u8) -> Result<Vec<Entry>, ResolveE
             "loader.1/entries"
         }),
     );
-    let listing = match fs::read_dir(&dir) {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let mut listing = match Dir::open(&dir, flags, Mode::empty()) {
         Ok(l) => l,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(ResolveError::unreadable(dir, e)),
+        Err(Errno::ENOENT) => return Ok(Vec::new()),
+        Err(e) => return Err(ResolveError::unreadable(dir, e.into())),
     };
-    let mut buf = Vec::with_capacity(1024);
-    let mut entries = Vec::new();
-    for dent in listing {
-        let dent = dent.map_err(|e| ResolveError::unreadable(&dir, e))?;
-        let name = dent.file_name();
-        if !is_entry_name(name.as_bytes()) {
-            continue;
+    // Names first: the listing borrows the directory, the opens below need its descriptor.
+    let mut names: Vec<(OsString, Option<Type>)> = Vec::new();
+    for dent in listing.iter() {
+        let dent = dent.map_err(|e| ResolveError::unreadable(&dir, e.into()))?;
+        let name = dent.file_name().to_bytes();
+        if is_entry_name(name) {
+            names.push((OsStr::from_bytes(name).to_owned(), dent.file_type()));
         }
+    }
+    let fd = listing.as_fd();
+    let mut buf = Vec::with_capacity(4096);
+    let mut entries = Vec::with_capacity(names.len());
+    for (name, kind) in names {
         let path = join(&dir, [name.as_os_str()]);
         // libostree stats following symlinks and takes regular files only.
-        let kind = dent
-            .file_type()
-            .map_err(|e| ResolveError::unreadable(&path, e))?;
-        let regular = if kind.is_symlink() {
-            fs::metadata(&path)
-                .map_err(|e| ResolveError::unreadable(&path, e))?
-                .is_file()
-        } else {
-            kind.is_file()
+        let regular = match kind {
+            Some(Type::File) => true,
+            Some(Type::Symlink) | None => fstatat(fd, name.as_os_str(), AtFlags::empty())
+                .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG)
+                .map_err(|e| ResolveError::unreadable(&path, e.into()))?,
+            Some(_) => false,
         };
         if !regular {
             continue;
         }
-        let text = read_small_text(&path, &mut buf).map_err(|e| read_error(&path, e))?;
+        let text = read_small_text_at(fd, &name, &mut buf).map_err(|e| read_error(&path, e))?;
         let keys = parse_entry(text);
         let Some(karg) = keys.options.and_then(ostree_karg) else {
             return Err(ResolveError::malformed(

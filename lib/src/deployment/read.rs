@@ -1,8 +1,13 @@
 //! Bounded reads of the small files resolution touches.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::BorrowedFd;
 use std::path::Path;
+
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::Mode;
 
 /// Boot entries and origin files are a few hundred bytes; anything this large is not ours.
 pub(crate) const SMALL_FILE_LIMIT: u64 = 64 * 1024;
@@ -19,8 +24,26 @@ pub(crate) enum ReadError {
 /// returns it as text. NUL bytes count as invalid, like `g_utf8_validate` with a length, so a
 /// file libostree refuses is refused here too.
 pub(crate) fn read_small_text<'b>(path: &Path, buf: &'b mut Vec<u8>) -> Result<&'b str, ReadError> {
-    buf.clear();
     let file = File::open(path).map_err(ReadError::Io)?;
+    read_text(file, buf)
+}
+
+/// [`read_small_text`] of `name` in the open directory `dir`: no path walked again per file.
+pub(crate) fn read_small_text_at<'b>(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b str, ReadError> {
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    let fd = openat(dir, name, flags, Mode::empty()).map_err(|e| ReadError::Io(e.into()))?;
+    read_text(File::from(fd), buf)
+}
+
+fn read_text(file: File, buf: &mut Vec<u8>) -> Result<&str, ReadError> {
+    buf.clear();
+    // Room for a whole entry or origin file: one read gets it, and the next finds the end
+    // (from a nearly empty buffer the standard library first probes with a 32-byte read).
+    buf.reserve(4096);
     file.take(SMALL_FILE_LIMIT + 1)
         .read_to_end(buf)
         .map_err(ReadError::Io)?;
