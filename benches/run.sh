@@ -47,6 +47,13 @@ log "building the release binaries"
 cargo build --release --locked -q -p ostree-guests-generator -p ostree-guests-helpers
 gen=$repo/target/release/ostree-guests-generator
 helper=$repo/target/release/ostree-guest-start
+# The same helper linked statically (static-pie; glibc's libc.a comes with libc6-dev). Packages
+# ship the dynamic one; this one shows how much of a start is the dynamic loader's.
+log "building the helper as a static-pie executable (for comparison only)"
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -q -p ostree-guests-helpers \
+	--target x86_64-unknown-linux-gnu --target-dir "$repo/target/bench-static"
+helper_static=$repo/target/bench-static/x86_64-unknown-linux-gnu/release/ostree-guest-start
+readelf -l "$helper_static" | grep -q 'Requesting program interpreter' && die "$helper_static is not static"
 fstab_gen=/lib/systemd/system-generators/systemd-fstab-generator
 zram_gen=/lib/systemd/system-generators/zram-generator
 [ -x "$fstab_gen" ] || die "$fstab_gen missing"
@@ -202,11 +209,16 @@ for n in 2 8; do
 	theirs=$(sh -c "$recipe")
 	[ "$ours" = "$theirs" ] || die "n=$n: helper resolved $ours, the recipe $theirs"
 	log "helper, $n deployments: both resolve g1 to $ours; timing ($rounds rounds x $runs runs)"
+	[ "$("$helper_static" --dry-run g1)" = "$("$helper" --dry-run g1)" ] ||
+		die "n=$n: the static-pie helper says something else"
 	for ((r = 1; r <= rounds; r++)); do
+		# --help: our binary started and ended with no work, the floor of its own start-up
 		timed "$raw/helper-$n-r$r.json" \
 			-n "ostree-guest-start --dry-run" "$helper --dry-run g1" \
 			-n "ostree admin status | sed" "sh -c \"$recipe\"" \
-			-n "/bin/true" "/bin/true"
+			-n "/bin/true" "/bin/true" \
+			-n "ostree-guest-start --help" "$helper --help" \
+			-n "ostree-guest-start --dry-run, static-pie" "$helper_static --dry-run g1"
 	done
 	unset OSTREE_GUESTS_ROOT OSTREE_GUESTS_SYSROOT OSTREE_GUESTS_BOOT
 done
@@ -216,6 +228,10 @@ log "in-process resolution: cargo bench (release profile; the first build takes 
 OSTREE_GUESTS_BENCH_SYSROOT=$work/s8 OSTREE_GUESTS_BENCH_STATEROOT=g1 \
 	cargo bench --locked -q -p ostree-guests --bench resolve 2>"$raw/inproc.err" |
 	grep '^|' >"$raw/inproc.md" || { cat "$raw/inproc.err" >&2; die "cargo bench failed"; }
+
+log "file-system floor of the generator's output: cargo bench --bench output_floor"
+OSTREE_GUESTS_BENCH_DIR=$work cargo bench --locked -q -p ostree-guests --bench output_floor \
+	2>"$raw/floor.err" | grep '^|' >"$raw/floor.md" || { cat "$raw/floor.err" >&2; die "cargo bench failed"; }
 
 # ---- peak RSS, instructions, sizes ------------------------------------------------------------
 # median of 5 runs of /usr/bin/time -f %M (KiB); for the pipeline, its largest process
