@@ -242,8 +242,9 @@ fn single_file_settings(
     text: &str,
     bridges: &KnownBridges,
 ) -> Option<Settings> {
-    // `x-` keys are stripped by the layered path (in `[environment]` too); any text that may
-    // hold one takes that path.
+    // `x-` keys are stripped by the layered path (in `[environment]` too). Here they would be
+    // unknown fields or invalid variable names and fail anyway; the guard keeps the shortcut
+    // from depending on that.
     if text.contains("x-") {
         return None;
     }
