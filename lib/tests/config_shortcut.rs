@@ -3,6 +3,7 @@
 //! every error must still come from the layered path. Checked over every guest file in the
 //! test trees and a few cases made for the shortcut's edges; the `config_render` fuzz target
 //! checks the same on arbitrary input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
 
 use std::path::{Path, PathBuf};
 
