@@ -238,10 +238,8 @@ pub fn write_output(dir: &Path, output: &Output) -> Vec<(String, io::Error)> {
                 .nodes
                 .keys()
                 .map(|rel| {
-                    (
-                        dir.join(rel).display().to_string(),
-                        io::Error::from(e.kind()),
-                    )
+                    let why = io::Error::new(e.kind(), format!("output directory: {e}"));
+                    (dir.join(rel).display().to_string(), why)
                 })
                 .collect();
         }
@@ -405,6 +403,20 @@ mod tests {
             listing(dir.path()),
             ["u.d/", "u.d/a.conf = 3\n", "u.d/b.conf = 4\n"]
         );
+    }
+
+    #[test]
+    fn an_output_directory_that_cannot_be_opened_fails_every_node_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_dir = dir.path().join("out");
+        fs::write(&not_a_dir, "").unwrap();
+        let out = output(&[("a.d/f", file("x\n")), ("l", link("/t"))]);
+        let failed = write_output(&not_a_dir, &out);
+        assert_eq!(failed.len(), 2, "{failed:?}");
+        for (path, e) in &failed {
+            assert!(path.starts_with(&not_a_dir.display().to_string()), "{path}");
+            assert!(e.to_string().starts_with("output directory: "), "{e}");
+        }
     }
 
     #[test]
