@@ -36,19 +36,12 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 /// Parses and validates one guest file.
 #[cfg(test)]
 pub fn parse<'t>(file: &'t Path, text: &'t str) -> Result<Layer<'t>, ConfigError> {
-    parse_as::<GuestConfig>(file, text)
+    parse_validated::<GuestConfig>(file, text).map(|(layer, _)| layer)
 }
 
 /// Parses one file and validates it on its own as a `T` (a guest or a bridge declaration).
-pub fn parse_as<'t, T: serde::de::DeserializeOwned>(
-    file: &'t Path,
-    text: &'t str,
-) -> Result<Layer<'t>, ConfigError> {
-    parse_validated::<T>(file, text).map(|(layer, _)| layer)
-}
-
-/// [`parse_as`], also returning the file's own value: for a file without drop-ins that is the
-/// whole configuration, which then needs no second deserialization.
+/// Returns the file's own value too: for a file without drop-ins that is the whole
+/// configuration, which then needs no second deserialization.
 pub fn parse_validated<'t, T: serde::de::DeserializeOwned>(
     file: &'t Path,
     text: &'t str,

@@ -28,8 +28,7 @@ use crate::name::MachineName;
 use crate::network::{self, Bridge};
 
 pub(crate) use layer::{
-    deserialize_as as layer_deserialize_as, find_key_line as layer_find_key_line,
-    parse_as as layer_parse_as,
+    find_key_line as layer_find_key_line, parse_validated as layer_parse_validated,
 };
 
 /// A guest whose files were found, with either its valid settings or the first problem.

@@ -79,13 +79,8 @@ pub(crate) fn load_bridge(
         InterfaceName::try_from(name.to_owned()).map_err(|m| {
             ConfigError::file(&source.logical, format!("{m}; the file name (without .bridge.toml) is the bridge's interface name"))
         })?;
-        let layer = crate::config::layer_parse_as::<BridgeConfig>(&source.logical, &text)?;
-        let config: BridgeConfig = crate::config::layer_deserialize_as(layer.table.clone()).map_err(|(key, e)| ConfigError {
-            file: source.logical.clone(),
-            line: None,
-            key,
-            message: e.message().to_owned(),
-        })?;
+        // Parsed with positions for the messages below, and validated into the model once.
+        let (layer, config) = crate::config::layer_parse_validated::<BridgeConfig>(&source.logical, &text)?;
         let located = |key: &str, message: String| ConfigError {
             file: source.logical.clone(),
             line: crate::config::layer_find_key_line(&layer, key),
