@@ -18,11 +18,14 @@ use std::fs;
 use std::io::Write as _;
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::fcntl::{OFlag, open, openat, renameat};
 use nix::sys::stat::{Mode, mkdirat};
 use nix::unistd::symlinkat;
+
+mod support;
+use support::Stats;
 
 type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
 
@@ -49,33 +52,6 @@ fn write_guests(out: &OwnedFd, text: &[u8], pid: u32) -> Result<()> {
     }
     renameat(out, wants.as_str(), out, "machines.target.wants")?;
     Ok(())
-}
-
-struct Stats {
-    median: Duration,
-    p10: Duration,
-    p90: Duration,
-    n: usize,
-}
-
-fn stats(mut times: Vec<Duration>) -> Stats {
-    times.sort_unstable();
-    let at = |q: usize| {
-        times
-            .get(times.len() * q / 100)
-            .copied()
-            .unwrap_or_default()
-    };
-    Stats {
-        median: at(50),
-        p10: at(10),
-        p90: at(90),
-        n: times.len(),
-    }
-}
-
-fn us(d: Duration) -> String {
-    format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
 
 fn run() -> Result<()> {
@@ -105,21 +81,12 @@ fn run() -> Result<()> {
         }
         fs::remove_dir_all(&dir)?;
     }
-    let s = stats(times);
-    let per = |d: Duration| d / u32::try_from(GUESTS).unwrap_or(1);
+    let s = Stats::of(times);
+    let name = format!("output of {GUESTS} guests, system calls only");
+    println!("{}", s.row(&name, 1));
     println!(
-        "| output of {GUESTS} guests, system calls only | {} | {} | {} | {} |",
-        us(s.median),
-        us(s.p10),
-        us(s.p90),
-        s.n
-    );
-    println!(
-        "| the same per guest | {} | {} | {} | {} |",
-        us(per(s.median)),
-        us(per(s.p10)),
-        us(per(s.p90)),
-        s.n
+        "{}",
+        s.row("the same per guest", u32::try_from(GUESTS).unwrap_or(1))
     );
     Ok(())
 }

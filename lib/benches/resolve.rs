@@ -13,11 +13,14 @@ use std::error::Error;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::Mode;
 use ostree_guests::deployment::{Layout, Pin, list_deployments, resolve};
+
+mod support;
+use support::Stats;
 
 type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
 /// A named measurement.
@@ -106,13 +109,6 @@ fn floor_paths(layout: &Layout) -> Result<(PathBuf, Vec<PathBuf>, Vec<PathBuf>)>
     Ok((dir, entries, bootlinks))
 }
 
-struct Stats {
-    median: Duration,
-    p10: Duration,
-    p90: Duration,
-    n: usize,
-}
-
 fn measure(iterations: usize, mut f: impl FnMut() -> Result<()>) -> Result<Stats> {
     for _ in 0..iterations.min(WARMUP) {
         f()?;
@@ -123,23 +119,7 @@ fn measure(iterations: usize, mut f: impl FnMut() -> Result<()>) -> Result<Stats
         f()?;
         times.push(t.elapsed());
     }
-    times.sort_unstable();
-    let at = |q: usize| {
-        times
-            .get(times.len() * q / 100)
-            .copied()
-            .unwrap_or_default()
-    };
-    Ok(Stats {
-        median: at(50),
-        p10: at(10),
-        p90: at(90),
-        n: times.len(),
-    })
-}
-
-fn us(d: Duration) -> String {
-    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    Ok(Stats::of(times))
 }
 
 fn run() -> Result<()> {
@@ -230,14 +210,7 @@ fn run() -> Result<()> {
     println!("| in-process, {n} deployments | median | p10 | p90 | runs |");
     println!("|---|---|---|---|---|");
     for (name, mut f) in cases {
-        let s = measure(iterations, &mut f)?;
-        println!(
-            "| {name} | {} | {} | {} | {} |",
-            us(s.median),
-            us(s.p10),
-            us(s.p90),
-            s.n
-        );
+        println!("{}", measure(iterations, &mut f)?.row(&name, 1));
     }
     Ok(())
 }
