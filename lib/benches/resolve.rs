@@ -89,10 +89,11 @@ fn build_sysroot(dir: &Path) -> Result<PathBuf> {
     Ok(sysroot)
 }
 
-/// The boot entries of the current bootversion and the bootlinks they name: the file accesses
-/// that libostree's rules make unavoidable, timed bare as the floor for `resolve()`, in their
-/// cheapest form: the entries directory opened once and each entry opened relative to it.
-fn floor_paths(layout: &Layout) -> Result<(PathBuf, Vec<PathBuf>, Vec<PathBuf>)> {
+/// The boot entries of the current bootversion and the bootlinks of `stateroot`'s: the file
+/// accesses that libostree's rules make unavoidable for one stateroot, timed bare as the floor
+/// for `resolve()`, in their cheapest form: the entries directory opened once, each entry opened
+/// relative to it and read with one `read`.
+fn floor_paths(layout: &Layout, stateroot: &str) -> Result<(PathBuf, Vec<PathBuf>, Vec<PathBuf>)> {
     let loader = std::fs::read_link(layout.boot.join("loader"))?;
     let dir = layout.boot.join(loader).join("entries");
     let (mut entries, mut bootlinks) = (Vec::new(), Vec::new());
@@ -103,7 +104,10 @@ fn floor_paths(layout: &Layout) -> Result<(PathBuf, Vec<PathBuf>, Vec<PathBuf>)>
             .split_ascii_whitespace()
             .find_map(|w| w.strip_prefix("ostree=/"))
             .ok_or_else(|| format!("{}: no ostree= argument", e.path().display()))?;
-        bootlinks.push(layout.sysroot.join(karg));
+        // ostree/boot.N/<stateroot>/<bootcsum>/<serial>
+        if karg.split('/').nth(2) == Some(stateroot) {
+            bootlinks.push(layout.sysroot.join(karg));
+        }
         entries.push(PathBuf::from(e.file_name()));
     }
     Ok((dir, entries, bootlinks))
@@ -158,8 +162,8 @@ fn run() -> Result<()> {
         })?;
     let pinned: Pin = format!("version:{version}").parse()?;
     let n = deps.len();
-    let (entries_dir, entries, bootlinks) = floor_paths(&layout)?;
-    let mut buf = Vec::with_capacity(4096);
+    let (entries_dir, entries, bootlinks) = floor_paths(&layout, &stateroot)?;
+    let mut buf = vec![0u8; 4096];
     let cases: [Case<'_>; 4] = [
         (
             format!("`resolve()` of {stateroot}, pin auto (the helper's path)"),
@@ -185,7 +189,7 @@ fn run() -> Result<()> {
         ),
         (
             format!(
-                "floor: only opening the entries directory, open+read+close of the {} entries in it and readlink of the {} bootlinks",
+                "floor: only opening the entries directory, open+read+close of the {} entries in it and readlink of the {} bootlinks of {stateroot}",
                 entries.len(),
                 bootlinks.len()
             ),
@@ -196,9 +200,13 @@ fn run() -> Result<()> {
                     Mode::empty(),
                 )?;
                 for e in &entries {
-                    buf.clear();
                     let fd = openat(&dir, e.as_path(), OFlag::O_RDONLY, Mode::empty())?;
-                    std::fs::File::from(fd).read_to_end(&mut buf)?;
+                    let n = std::fs::File::from(fd).read(&mut buf)?;
+                    if n == buf.len() {
+                        return Err(
+                            format!("{}: larger than the floor's buffer", e.display()).into()
+                        );
+                    }
                 }
                 for l in &bootlinks {
                     std::fs::read_link(l)?;

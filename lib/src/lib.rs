@@ -12,6 +12,7 @@ pub mod network;
 pub mod nspawn;
 pub mod paths;
 pub mod render;
+mod short_read;
 pub mod unit;
 pub mod unit_reader;
 mod validated;

@@ -103,7 +103,6 @@ fn check(sys: &Sysroot, rng: &mut fastrand::Rng, ctx: &str, cov: &mut Coverage) 
         let r = resolve(&layout, os, &Pin::Auto).unwrap_or_else(|e| panic!("{ctx}: {e}"));
         assert_eq!(&r.deployment, auto, "{ctx}");
         assert!(r.dir.is_dir(), "{ctx}: {}", r.dir.display());
-        assert_eq!(r.booted_stateroot, None, "{ctx}");
 
         for row in &rows {
             if let Some(v) = &row.version {
@@ -416,7 +415,7 @@ fn errors_on_real_sysroot() {
     let e = resolve(&booted, "host", &Pin::Auto).unwrap_err();
     assert!(matches!(e, ResolveError::HostStateroot { .. }), "{e}");
     let r = resolve(&booted, "g1", &Pin::Auto).unwrap();
-    assert_eq!(r.booted_stateroot.as_deref(), Some("host"));
+    assert_eq!(r.deployment.stateroot, "g1");
 
     // The guest's deployment directory removed while its entry remains: ostree itself then
     // fails to load the sysroot; we list it and refuse to resolve it.

@@ -9,7 +9,6 @@ mod perms;
 mod values;
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 pub use discover::{BRIDGE_SUFFIX, GuestSources, Source, discover};
@@ -135,14 +134,14 @@ pub fn load(root: &Path) -> Loaded {
 fn read_bounded(source: &Source) -> Result<String, ConfigError> {
     let fail = |m: String| ConfigError::file(&source.logical, m);
     let file = std::fs::File::open(&source.disk).map_err(|e| fail(format!("cannot open: {e}")))?;
-    // Room for the whole file and one byte more, so that the read that finds the end needs no
-    // reallocation (and the read of a grown file still stops at the bound).
-    let expected = source.len.min(MAX_FILE_SIZE) + 1;
-    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or_default());
-    file.take(MAX_FILE_SIZE + 1)
-        .read_to_end(&mut bytes)
+    let expected = usize::try_from(source.len.min(MAX_FILE_SIZE)).unwrap_or_default();
+    let mut bytes = Vec::new();
+    let n = crate::short_read::read_whole(&file, &mut bytes, expected, MAX_FILE_SIZE)
         .map_err(|e| fail(format!("cannot read: {e}")))?;
-    checked_text(&source.logical, &bytes).map(str::to_owned)
+    bytes.truncate(n);
+    checked_text(&source.logical, &bytes)?;
+    // Checked just above: the bytes are the text, kept without a copy.
+    String::from_utf8(bytes).map_err(|e| fail(format!("not valid UTF-8: {e}")))
 }
 
 /// A config file's bytes as text: bounded in size, UTF-8.

@@ -36,9 +36,19 @@ pub(crate) fn parse_entry(text: &str) -> EntryKeys<'_> {
 /// The value of the first `ostree=` kernel argument; libostree splits `options` on single
 /// spaces only.
 pub(crate) fn ostree_karg(options: &str) -> Option<&str> {
-    options
-        .split(' ')
-        .find_map(|arg| arg.strip_prefix("ostree="))
+    // Found by substring search rather than by splitting every argument off: options lines are
+    // long, and this runs for every boot entry on every guest start.
+    const KEY: &str = "ostree=";
+    let mut from = 0;
+    while let Some(found) = options.get(from..)?.find(KEY) {
+        let start = from + found;
+        from = start + KEY.len();
+        if start == 0 || options.as_bytes().get(start - 1) == Some(&b' ') {
+            let value = options.get(from..)?;
+            return Some(value.split(' ').next().unwrap_or(value));
+        }
+    }
+    None
 }
 
 /// The parts of an `ostree=` bootlink path.
@@ -148,6 +158,19 @@ mod tests {
         assert_eq!(ostree_karg("root=x\tostree=/a"), None);
         assert_eq!(ostree_karg("xostree=/a"), None);
         assert_eq!(ostree_karg(""), None);
+        assert_eq!(ostree_karg("xostree=/a ostree=/b"), Some("/b"));
+        assert_eq!(ostree_karg("ostree="), Some(""));
+        assert_eq!(ostree_karg("a  ostree=/c d"), Some("/c"));
+        assert_eq!(ostree_karg("ostree=ostree=/x"), Some("ostree=/x"));
+        // the same answer as splitting on single spaces, for every cut of a sample line
+        let line = "BOOT_IMAGE=/v xostree=/n  ostree=/ostree/boot.1/os/ab/0 rw ostree=/z";
+        for i in 0..=line.len() {
+            for j in i..=line.len() {
+                let sub = &line[i..j];
+                let split = sub.split(' ').find_map(|a| a.strip_prefix("ostree="));
+                assert_eq!(ostree_karg(sub), split, "{sub:?}");
+            }
+        }
     }
 
     #[test]

@@ -41,30 +41,37 @@ const MAX_TRIES: u32 = 3;
 /// Staged deployments are not included: they have no boot entry until finalized at shutdown.
 /// A deployment whose directory is gone is still listed; [`super::resolve`] reports it.
 pub fn list_deployments(layout: &Layout) -> Result<Vec<Deployment>, ResolveError> {
-    list_with(layout, Details::All)
+    list_with(layout, Details::All).map(|listing| listing.deps)
 }
 
-/// Which deployments get their `.origin` file (the pin flag) and commit object (the version)
-/// read. Each is a file open on top of the entry and the bootlink; starting one guest needs
-/// them for its own deployment only, so [`super::resolve`] skips the others.
+/// Which deployments are listed, and which of them get their `.origin` file (the pin flag) and
+/// commit object (the version) read. Each is a file access on top of the entry; starting one
+/// guest needs only its own stateroot's, so [`super::resolve`] skips the others.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Details<'a> {
     /// Every deployment, as `ostree admin status` shows them.
     All,
-    /// Only deployments of `stateroot`: all of them (pins that compare versions, and error
-    /// messages listing them), or with `first_only` the first in boot order, which is the one
-    /// `Pin::Auto` picks. The others keep `pinned: false` and `version: None`.
+    /// Only deployments of `stateroot`, each at its index among all of them; the bootlinks of
+    /// other stateroots are not read. Pin flags and versions of all of them (pins that compare
+    /// versions, and error messages listing them), or with `first_only` of the first in boot
+    /// order, which is the one `Pin::Auto` picks; the others keep `pinned: false` and
+    /// `version: None`.
     Of {
         stateroot: &'a str,
         first_only: bool,
     },
 }
 
-/// [`list_deployments`], reading pin flags and versions only where `details` says.
-pub(crate) fn list_with(
-    layout: &Layout,
-    details: Details<'_>,
-) -> Result<Vec<Deployment>, ResolveError> {
+/// The deployments [`Details`] asked for, and the stateroots of every boot entry (in boot order,
+/// without duplicates), which name the alternatives when a stateroot has no deployment.
+#[derive(Debug)]
+pub(crate) struct Listing {
+    pub deps: Vec<Deployment>,
+    pub stateroots: Vec<String>,
+}
+
+/// [`list_deployments`], listing and reading details only where `details` says.
+pub(crate) fn list_with(layout: &Layout, details: Details<'_>) -> Result<Listing, ResolveError> {
     let mut tries = 0;
     loop {
         tries += 1;
@@ -139,7 +146,8 @@ impl Generation {
 
 /// One parsed boot entry.
 struct Entry {
-    path: PathBuf,
+    /// File name in the entries directory; the full path is built only where it is shown.
+    name: OsString,
     version: Option<String>,
     /// Value of the first `ostree=` argument.
     karg: String,
@@ -149,38 +157,42 @@ fn read_deployments(
     layout: &Layout,
     generation: &Generation,
     details: Details<'_>,
-) -> Result<Vec<Deployment>, ResolveError> {
+) -> Result<Listing, ResolveError> {
     if !generation.has_loader {
         check_boot_mounted(layout)?;
     }
-    let mut entries = read_entries(layout, generation.bootversion)?;
+    let (entries_dir, mut entries) = read_entries(layout, generation.bootversion)?;
     entries.sort_by(boot_order);
     let mut versions: Vec<(String, Option<String>)> = Vec::new();
     let mut buf = Vec::with_capacity(512);
-    let mut deps = Vec::with_capacity(entries.len());
+    let mut listing = Listing {
+        deps: Vec::with_capacity(entries.len()),
+        stateroots: Vec::new(),
+    };
     let mut first_detailed = false;
     for (index, entry) in entries.into_iter().enumerate() {
-        let mut wanted = |stateroot: &str| match details {
+        let bootlink = parse_bootlink(&entry.karg)
+            .map_err(|r| ResolveError::malformed(entries_dir.join(&entry.name), r))?;
+        let stateroot = bootlink.stateroot;
+        if !listing.stateroots.iter().any(|s| s == stateroot) {
+            listing.stateroots.push(stateroot.to_owned());
+        }
+        let with_details = match details {
             Details::All => true,
             Details::Of {
-                stateroot: ours,
-                first_only,
-            } => {
-                let take = stateroot == ours && !(first_only && first_detailed);
-                first_detailed |= take;
-                take
-            }
+                stateroot: ours, ..
+            } if stateroot != ours => continue,
+            Details::Of { first_only, .. } => !(first_only && first_detailed),
         };
-        deps.push(deployment(
-            layout,
-            index,
-            entry,
-            &mut wanted,
-            &mut buf,
-            &mut versions,
-        )?);
+        first_detailed |= with_details;
+        let mut dep = deployment(layout, index, bootlink.relative, stateroot)?;
+        if with_details {
+            read_details(layout, &mut dep, &mut buf, &mut versions)?;
+        }
+        dep.boot_entry = entries_dir.join(&entry.name);
+        listing.deps.push(dep);
     }
-    Ok(deps)
+    Ok(listing)
 }
 
 /// A separate boot partition that is not mounted shows up as a missing `loader` link, which
@@ -205,7 +217,7 @@ fn check_boot_mounted(layout: &Layout) -> Result<(), ResolveError> {
 /// Reads `loader.<bootversion>/entries` directly, not through the `loader` link, so a concurrent
 /// switch cannot make us read entries of another bootversion than the one we decided on. The
 /// directory is opened once and its entries read relative to it.
-fn read_entries(layout: &Layout, bootversion: u8) -> Result<Vec<Entry>, ResolveError> {
+fn read_entries(layout: &Layout, bootversion: u8) -> Result<(PathBuf, Vec<Entry>), ResolveError> {
     let dir = join(
         &layout.boot,
         part(if bootversion == 0 {
@@ -217,7 +229,7 @@ fn read_entries(layout: &Layout, bootversion: u8) -> Result<Vec<Entry>, ResolveE
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let mut listing = match Dir::open(&dir, flags, Mode::empty()) {
         Ok(l) => l,
-        Err(Errno::ENOENT) => return Ok(Vec::new()),
+        Err(Errno::ENOENT) => return Ok((dir, Vec::new())),
         Err(e) => return Err(ResolveError::unreadable(dir, e.into())),
     };
     // Names first: the listing borrows the directory, the opens below need its descriptor.
@@ -233,35 +245,35 @@ fn read_entries(layout: &Layout, bootversion: u8) -> Result<Vec<Entry>, ResolveE
     let mut buf = Vec::with_capacity(4096);
     let mut entries = Vec::with_capacity(names.len());
     for (name, kind) in names {
-        let path = join(&dir, [name.as_os_str()]);
+        let path = || join(&dir, [name.as_os_str()]);
         // libostree stats following symlinks and takes regular files only.
         let regular = match kind {
             Some(Type::File) => true,
             Some(Type::Symlink) | None => fstatat(fd, name.as_os_str(), AtFlags::empty())
                 .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG)
-                .map_err(|e| ResolveError::unreadable(&path, e.into()))?,
+                .map_err(|e| ResolveError::unreadable(path(), e.into()))?,
             Some(_) => false,
         };
         if !regular {
             continue;
         }
-        let text = read_small_text_at(fd, &name, &mut buf).map_err(|e| read_error(&path, e))?;
+        let text = read_small_text_at(fd, &name, &mut buf).map_err(|e| read_error(&path(), e))?;
         let keys = parse_entry(text);
         let Some(karg) = keys.options.and_then(ostree_karg) else {
             return Err(ResolveError::malformed(
-                path,
+                path(),
                 "no ostree= kernel argument in the entry's options line",
             ));
         };
         let karg = karg.to_owned();
         let version = keys.version.map(str::to_owned);
         entries.push(Entry {
-            path,
+            name,
             version,
             karg,
         });
     }
-    Ok(entries)
+    Ok((dir, entries))
 }
 
 /// Highest `version` first by strverscmp, entries without one last. libostree leaves ties in
@@ -273,20 +285,18 @@ fn boot_order(a: &Entry, b: &Entry) -> Ordering {
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
     }
-    .then_with(|| a.path.cmp(&b.path))
+    .then_with(|| a.name.cmp(&b.name))
 }
 
+/// The deployment a bootlink points to, without its pin flag and version ([`read_details`]).
+/// `boot_entry` is left empty for the caller, which owns the entry's path.
 fn deployment(
     layout: &Layout,
     index: usize,
-    entry: Entry,
-    wanted: &mut dyn FnMut(&str) -> bool,
-    buf: &mut Vec<u8>,
-    versions: &mut Vec<(String, Option<String>)>,
+    bootlink: &str,
+    stateroot: &str,
 ) -> Result<Deployment, ResolveError> {
-    let bootlink =
-        parse_bootlink(&entry.karg).map_err(|r| ResolveError::malformed(&entry.path, r))?;
-    let link = join(&layout.sysroot, part(bootlink.relative));
+    let link = join(&layout.sysroot, part(bootlink));
     let target = fs::read_link(&link).map_err(|e| {
         if e.raw_os_error() == Some(nix::libc::EINVAL) {
             ResolveError::malformed(&link, "bootlink is not a symbolic link")
@@ -303,28 +313,32 @@ fn deployment(
         .unwrap_or_default();
     let (checksum, serial) =
         parse_deploy_name(base).map_err(|r| ResolveError::malformed(&link, r))?;
-    let stateroot = bootlink.stateroot;
-    let mut dep = Deployment {
+    Ok(Deployment {
         index,
         stateroot: stateroot.to_owned(),
         checksum: checksum.to_owned(),
         serial,
-        boot_entry: entry.path,
+        boot_entry: PathBuf::new(),
         pinned: false,
         version: None,
-    };
-    if !wanted(stateroot) {
-        return Ok(dep);
-    }
+    })
+}
 
-    let mut origin_name = OsString::with_capacity(base.len() + 7);
-    origin_name.push(base);
+/// The pin flag from the deployment's `.origin` file and the version from its commit object.
+fn read_details(
+    layout: &Layout,
+    dep: &mut Deployment,
+    buf: &mut Vec<u8>,
+    versions: &mut Vec<(String, Option<String>)>,
+) -> Result<(), ResolveError> {
+    // libostree's own name for it: `<checksum>.<serial>.origin`, the serial in decimal.
+    let mut origin_name = OsString::from(dep.dir_name());
     origin_name.push(".origin");
     let origin = join(
         &layout.sysroot,
         [
             OsStr::new("ostree/deploy"),
-            OsStr::new(stateroot),
+            OsStr::new(&dep.stateroot),
             OsStr::new("deploy"),
             &origin_name,
         ],
@@ -337,15 +351,16 @@ fn deployment(
     };
 
     // Redeploys share a commit; read each commit object once per listing.
-    dep.version = match versions.iter().find(|(c, _)| c == checksum) {
+    dep.version = match versions.iter().find(|(c, _)| *c == dep.checksum) {
         Some((_, v)) => v.clone(),
         None => {
-            let v = commit_object(&layout.sysroot, checksum).and_then(|p| commit_version(&p, buf));
-            versions.push((checksum.to_owned(), v.clone()));
+            let v =
+                commit_object(&layout.sysroot, &dep.checksum).and_then(|p| commit_version(&p, buf));
+            versions.push((dep.checksum.clone(), v.clone()));
             v
         }
     };
-    Ok(dep)
+    Ok(())
 }
 
 /// `ostree/repo/objects/<2 hex>/<62 hex>.commit` of a (bare-mode) sysroot repo.

@@ -2,7 +2,7 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 
@@ -20,7 +20,7 @@ pub(crate) enum ReadError {
     NotUtf8,
 }
 
-/// Reads `path` into `buf` (cleared first, reused across calls to avoid allocations) and
+/// Reads `path` into `buf` (reused across calls to avoid allocations and zeroing) and
 /// returns it as text. NUL bytes count as invalid, like `g_utf8_validate` with a length, so a
 /// file libostree refuses is refused here too.
 pub(crate) fn read_small_text<'b>(path: &Path, buf: &'b mut Vec<u8>) -> Result<&'b str, ReadError> {
@@ -40,20 +40,17 @@ pub(crate) fn read_small_text_at<'b>(
 }
 
 fn read_text(file: File, buf: &mut Vec<u8>) -> Result<&str, ReadError> {
-    buf.clear();
-    // Room for a whole entry or origin file: one read gets it, and the next finds the end
-    // (from a nearly empty buffer the standard library first probes with a 32-byte read).
-    buf.reserve(4096);
-    file.take(SMALL_FILE_LIMIT + 1)
-        .read_to_end(buf)
-        .map_err(ReadError::Io)?;
-    if buf.len() as u64 > SMALL_FILE_LIMIT {
+    // Room for a whole entry or origin file: one read gets it and finds the end.
+    let n =
+        crate::short_read::read_whole(&file, buf, 4095, SMALL_FILE_LIMIT).map_err(ReadError::Io)?;
+    let bytes = buf.get(..n).unwrap_or_default();
+    if n as u64 > SMALL_FILE_LIMIT {
         return Err(ReadError::TooLarge);
     }
-    if buf.contains(&0) {
+    if bytes.contains(&0) {
         return Err(ReadError::NotUtf8);
     }
-    std::str::from_utf8(buf).map_err(|_| ReadError::NotUtf8)
+    std::str::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
 }
 
 #[cfg(test)]

@@ -14,8 +14,6 @@ pub struct Resolved {
     pub deployment: Deployment,
     /// The deployment's directory: absolute if `layout.sysroot` is.
     pub dir: PathBuf,
-    /// Stateroot of the deployment the host is booted from, if any was recognised.
-    pub booted_stateroot: Option<String>,
 }
 
 /// The deployment the running system (`layout.root`) is booted from, like libostree ≥ 2018.3:
@@ -77,35 +75,49 @@ fn cmdline_stateroot(cmdline: &str) -> Option<String> {
     (!stateroot.is_empty()).then(|| stateroot.to_owned())
 }
 
+/// Whether the host runs from one of `ours`, the deployments of `stateroot`. A root that is
+/// none of them by inode is another stateroot's deployment or a composefs overlay; the kernel
+/// command line tells those apart. Other stateroots' deployments need not be known: this errs
+/// only towards "booted" (a host booted from another stateroot names it on the command line).
+fn host_runs_stateroot(layout: &Layout, ours: &[Deployment], stateroot: &str) -> bool {
+    if !ostree_booted(layout) {
+        return false;
+    }
+    if same_inode_as_root(layout, ours).is_some() {
+        return true;
+    }
+    fs::read_to_string(layout.root.join("proc/cmdline"))
+        .ok()
+        .and_then(|c| cmdline_stateroot(&c))
+        .is_some_and(|booted| booted == stateroot)
+}
+
 /// Resolves the deployment a guest of `stateroot` runs, checking that its directory exists and
 /// that the stateroot is not the booted host's own.
 ///
-/// Every boot entry and bootlink is read (the order, the booted check and error messages need
-/// them all), but origin files and commit objects only of the deployments the pin can pick:
-/// those opens were half of a guest start's file accesses. So a malformed `.origin` of another
-/// stateroot's deployment, which fails [`super::list_deployments`] (as it fails
+/// Every boot entry is read (the order needs them all), but bootlinks only of the stateroot's
+/// own deployments, and origin files and commit objects only of those the pin can pick: the
+/// others were most of a guest start's file accesses. So a malformed `.origin` or bootlink of
+/// another stateroot's deployment, which fails [`super::list_deployments`] (as it fails
 /// `ostree admin status`), does not stop this guest.
 pub fn resolve(layout: &Layout, stateroot: &str, pin: &Pin) -> Result<Resolved, ResolveError> {
     let details = Details::Of {
         stateroot,
         first_only: *pin == Pin::Auto,
     };
-    let deps = list_with(layout, details)?;
-    let booted_stateroot = booted_stateroot(layout, &deps);
-    if booted_stateroot.as_deref() == Some(stateroot) {
+    let listing = list_with(layout, details)?;
+    if host_runs_stateroot(layout, &listing.deps, stateroot) {
         return Err(ResolveError::HostStateroot {
             stateroot: stateroot.to_owned(),
         });
     }
-    let deployment = match select(&deps, stateroot, pin) {
+    let deployment = match select(&listing.deps, stateroot, pin) {
         Ok(d) => d.clone(),
-        Err(ResolveError::NoDeployment {
-            stateroot, known, ..
-        }) => {
+        Err(ResolveError::NoDeployment { stateroot, .. }) => {
             return Err(ResolveError::NoDeployment {
                 missing_stateroot_dir: missing_stateroot_dir(layout, &stateroot),
                 stateroot,
-                known,
+                known: listing.stateroots,
             });
         }
         Err(e) => return Err(e),
@@ -122,11 +134,7 @@ pub fn resolve(layout: &Layout, stateroot: &str, pin: &Pin) -> Result<Resolved, 
         }
         Err(e) => return Err(ResolveError::unreadable(dir, e)),
     }
-    Ok(Resolved {
-        deployment,
-        dir,
-        booted_stateroot,
-    })
+    Ok(Resolved { deployment, dir })
 }
 
 /// `ostree/deploy/<stateroot>` when it does not exist (so `os-init` is needed first).

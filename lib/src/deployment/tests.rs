@@ -196,7 +196,6 @@ fn order_versions_pins() {
     let r = resolve(&fx.layout, "web", &Pin::Auto).unwrap();
     assert_eq!(r.deployment, deps[1]);
     assert_eq!(r.dir, fx.sysroot().join(deps[1].relative_dir()));
-    assert_eq!(r.booted_stateroot, None);
     let r = resolve(&fx.layout, "web", &"dddddddd".parse().unwrap()).unwrap();
     assert_eq!(r.deployment, deps[2]);
     let r = resolve(&fx.layout, "host", &"version:h1".parse().unwrap()).unwrap();
@@ -395,8 +394,42 @@ fn booted_host_detection() {
     );
     assert!(e.to_string().contains("/var"), "{e}");
     assert_eq!(e.exit_code(), exit::HOST_STATEROOT);
+    // Another stateroot's guest starts; its listing holds no host deployment to compare with.
     let r = resolve(&layout, "web", &Pin::Auto).unwrap();
-    assert_eq!(r.booted_stateroot.as_deref(), Some("host"));
+    assert_eq!(r.deployment, deps[1]);
+
+    // Booted from web's older deployment (a rollback): web is the host's, though the guest would
+    // pick its first deployment.
+    let rollback = fx.sysroot().join(deps[2].relative_dir());
+    fs::create_dir_all(rollback.join("run")).unwrap();
+    fs::write(rollback.join("run/ostree-booted"), "").unwrap();
+    let on_rollback = Layout {
+        root: rollback,
+        ..fx.layout.clone()
+    };
+    let e = resolve(&on_rollback, "web", &Pin::Auto).unwrap_err();
+    assert!(matches!(&e, ResolveError::HostStateroot { .. }), "{e}");
+    resolve(&on_rollback, "host", &Pin::Auto).unwrap();
+
+    // A root that is no deployment by inode (composefs: an overlay) is matched through the
+    // kernel command line.
+    let overlay = fx._dir.path().join("overlay-root");
+    fs::create_dir_all(overlay.join("run")).unwrap();
+    fs::create_dir_all(overlay.join("proc")).unwrap();
+    fs::write(overlay.join("run/ostree-booted"), "").unwrap();
+    let cmdline = |os: &str| format!("rw ostree=/ostree/boot.1/{os}/{}/0 quiet\n", "b".repeat(64));
+    fs::write(overlay.join("proc/cmdline"), cmdline("web")).unwrap();
+    let on_overlay = Layout {
+        root: overlay.clone(),
+        ..fx.layout.clone()
+    };
+    let e = resolve(&on_overlay, "web", &Pin::Auto).unwrap_err();
+    assert!(matches!(&e, ResolveError::HostStateroot { .. }), "{e}");
+    fs::write(overlay.join("proc/cmdline"), cmdline("host")).unwrap();
+    assert_eq!(
+        resolve(&on_overlay, "web", &Pin::Auto).unwrap().deployment,
+        deps[1]
+    );
 
     // A root that is not a listed deployment: nothing booted.
     let other = fx._dir.path().join("other-root");
@@ -454,4 +487,23 @@ fn resolve_reads_details_of_the_pickable_deployments_only() {
     );
     let e = resolve(&fx.layout, "web", &"version:w2".parse().unwrap()).unwrap_err();
     assert!(e.to_string().contains("UTF-8"), "{e}");
+    fs::write(origin('d', "web"), "").unwrap();
+
+    // Bootlinks of other stateroots are not read either: a broken one fails the full listing
+    // only. A stateroot without deployments still hears which ones have them.
+    let host_link = fx
+        .sysroot()
+        .join(format!("ostree/boot.1.0/host/{}/0", "b".repeat(64)));
+    fs::remove_file(&host_link).unwrap();
+    assert!(list_deployments(&fx.layout).is_err());
+    let r = resolve(&fx.layout, "web", &Pin::Auto).unwrap();
+    assert_eq!(
+        (r.deployment.index, &r.deployment.checksum),
+        (1, &csum('c'))
+    );
+    let e = resolve(&fx.layout, "db", &Pin::Auto).unwrap_err();
+    assert!(
+        matches!(&e, ResolveError::NoDeployment { known, .. } if *known == ["host", "web"]),
+        "{e}"
+    );
 }
