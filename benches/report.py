@@ -177,7 +177,7 @@ def main() -> None:
     w("")
     w(inproc)
     w("")
-    auto = re.search(r"pin auto[^|]*\|\s*([0-9.]+) µs", inproc)
+    auto = re.search(r"the helper.s start[^|]*\|\s*([0-9.]+) µs", inproc)
     inproc_auto = float(auto.group(1)) if auto else float("nan")
 
     # ---- memory, instructions, size

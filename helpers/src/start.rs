@@ -249,7 +249,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let guest = find_guest(&loaded, &args.name)?;
     let settings = settings_of(guest)?;
     let layout = Layout::from_env();
-    let resolved = deployment::resolve(
+    // The same deployment either way; only the dry run shows the pin flag, which costs a read.
+    let resolve = if args.dry_run {
+        deployment::resolve
+    } else {
+        deployment::resolve_to_start
+    };
+    let resolved = resolve(
         &layout,
         settings.stateroot.as_str(),
         &settings.config.deployment.0,

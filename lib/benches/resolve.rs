@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::Mode;
-use ostree_guests::deployment::{Layout, Pin, list_deployments, resolve};
+use ostree_guests::deployment::{Layout, Pin, list_deployments, resolve, resolve_to_start};
 
 mod support;
 use support::Stats;
@@ -164,15 +164,23 @@ fn run() -> Result<()> {
     let n = deps.len();
     let (entries_dir, entries, bootlinks) = floor_paths(&layout, &stateroot)?;
     let mut buf = vec![0u8; 4096];
-    let cases: [Case<'_>; 4] = [
+    let cases: [Case<'_>; 5] = [
         (
-            format!("`resolve()` of {stateroot}, pin auto (the helper's path)"),
+            format!("`resolve_to_start()` of {stateroot}, pin auto (the helper's start)"),
             Box::new(|| {
-                let r = resolve(&layout, &stateroot, &Pin::Auto)?;
+                let r = resolve_to_start(&layout, &stateroot, &Pin::Auto)?;
                 if r.deployment.stateroot != stateroot {
                     return Err("resolved another stateroot".into());
                 }
                 Ok(())
+            }),
+        ),
+        (
+            format!("`resolve()` of {stateroot}, pin auto, with the pin flag (dry run, status)"),
+            Box::new(|| {
+                resolve(&layout, &stateroot, &Pin::Auto)
+                    .map(drop)
+                    .map_err(Into::into)
             }),
         ),
         (

@@ -55,10 +55,11 @@ pub(crate) enum Details<'a> {
     /// other stateroots are not read. Pin flags and versions of all of them (pins that compare
     /// versions, and error messages listing them), or with `first_only` of the first in boot
     /// order, which is the one `Pin::Auto` picks; the others keep `pinned: false` and
-    /// `version: None`.
+    /// `version: None`. Without `pin_flags` no `.origin` file is read and `pinned` stays false.
     Of {
         stateroot: &'a str,
         first_only: bool,
+        pin_flags: bool,
     },
 }
 
@@ -187,7 +188,14 @@ fn read_deployments(
         first_detailed |= with_details;
         let mut dep = deployment(layout, index, bootlink.relative, stateroot)?;
         if with_details {
-            read_details(layout, &mut dep, &mut buf, &mut versions)?;
+            let pin_flag = !matches!(
+                details,
+                Details::Of {
+                    pin_flags: false,
+                    ..
+                }
+            );
+            read_details(layout, &mut dep, pin_flag, &mut buf, &mut versions)?;
         }
         dep.boot_entry = entries_dir.join(&entry.name);
         listing.deps.push(dep);
@@ -324,31 +332,18 @@ fn deployment(
     })
 }
 
-/// The pin flag from the deployment's `.origin` file and the version from its commit object.
+/// The pin flag from the deployment's `.origin` file (if `pin_flag`) and the version from its
+/// commit object.
 fn read_details(
     layout: &Layout,
     dep: &mut Deployment,
+    pin_flag: bool,
     buf: &mut Vec<u8>,
     versions: &mut Vec<(String, Option<String>)>,
 ) -> Result<(), ResolveError> {
-    // libostree's own name for it: `<checksum>.<serial>.origin`, the serial in decimal.
-    let mut origin_name = OsString::from(dep.dir_name());
-    origin_name.push(".origin");
-    let origin = join(
-        &layout.sysroot,
-        [
-            OsStr::new("ostree/deploy"),
-            OsStr::new(&dep.stateroot),
-            OsStr::new("deploy"),
-            &origin_name,
-        ],
-    );
-    dep.pinned = match read_small_text(&origin, buf) {
-        Ok(text) => is_pinned(text),
-        // No origin file is allowed (libostree: ot_openat_ignore_enoent).
-        Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => false,
-        Err(e) => return Err(read_error(&origin, e)),
-    };
+    if pin_flag {
+        dep.pinned = read_pin_flag(layout, dep, buf)?;
+    }
 
     // Redeploys share a commit; read each commit object once per listing.
     dep.version = match versions.iter().find(|(c, _)| *c == dep.checksum) {
@@ -361,6 +356,31 @@ fn read_details(
         }
     };
     Ok(())
+}
+
+fn read_pin_flag(
+    layout: &Layout,
+    dep: &Deployment,
+    buf: &mut Vec<u8>,
+) -> Result<bool, ResolveError> {
+    // libostree's own name for it: `<checksum>.<serial>.origin`, the serial in decimal.
+    let mut origin_name = OsString::from(dep.dir_name());
+    origin_name.push(".origin");
+    let origin = join(
+        &layout.sysroot,
+        [
+            OsStr::new("ostree/deploy"),
+            OsStr::new(&dep.stateroot),
+            OsStr::new("deploy"),
+            &origin_name,
+        ],
+    );
+    match read_small_text(&origin, buf) {
+        Ok(text) => Ok(is_pinned(text)),
+        // No origin file is allowed (libostree: ot_openat_ignore_enoent).
+        Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(read_error(&origin, e)),
+    }
 }
 
 /// `ostree/repo/objects/<2 hex>/<62 hex>.commit` of a (bare-mode) sysroot repo.

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 pub use error::ResolveError;
 pub use list::list_deployments;
 pub use pin::{Pin, PinParseError, select};
-pub use resolve::{Resolved, booted_deployment, booted_stateroot, resolve};
+pub use resolve::{Resolved, booted_deployment, booted_stateroot, resolve, resolve_to_start};
 
 /// Where the OSTree state is found.
 #[derive(Debug, Clone, PartialEq, Eq)]

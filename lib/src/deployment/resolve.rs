@@ -101,9 +101,30 @@ fn host_runs_stateroot(layout: &Layout, ours: &[Deployment], stateroot: &str) ->
 /// another stateroot's deployment, which fails [`super::list_deployments`] (as it fails
 /// `ostree admin status`), does not stop this guest.
 pub fn resolve(layout: &Layout, stateroot: &str, pin: &Pin) -> Result<Resolved, ResolveError> {
+    resolve_with(layout, stateroot, pin, true)
+}
+
+/// [`resolve`] for starting the guest: the same deployment, but its `.origin` file is not read,
+/// so `pinned` is false whatever ostree says. No pin picks by that flag, and a start only logs
+/// the deployment and its version; the open was one file in eight of a start's resolution.
+pub fn resolve_to_start(
+    layout: &Layout,
+    stateroot: &str,
+    pin: &Pin,
+) -> Result<Resolved, ResolveError> {
+    resolve_with(layout, stateroot, pin, false)
+}
+
+fn resolve_with(
+    layout: &Layout,
+    stateroot: &str,
+    pin: &Pin,
+    pin_flags: bool,
+) -> Result<Resolved, ResolveError> {
     let details = Details::Of {
         stateroot,
         first_only: *pin == Pin::Auto,
+        pin_flags,
     };
     let listing = list_with(layout, details)?;
     if host_runs_stateroot(layout, &listing.deps, stateroot) {

@@ -463,6 +463,32 @@ fn resolve_reads_details_of_the_pickable_deployments_only() {
         let r = resolve(&fx.layout, "web", &pin.parse().unwrap()).unwrap();
         assert_eq!(r.deployment, deps[index], "{pin}");
     }
+    // A start resolves the same deployment with the same version, without reading its pin
+    // flag (d is pinned).
+    for pin in ["auto", "version:w1", "dddddddd"] {
+        let full = resolve(&fx.layout, "web", &pin.parse().unwrap()).unwrap();
+        let start = resolve_to_start(&fx.layout, "web", &pin.parse().unwrap()).unwrap();
+        assert_eq!(
+            (
+                &start.deployment.checksum,
+                &start.deployment.version,
+                &start.dir
+            ),
+            (
+                &full.deployment.checksum,
+                &full.deployment.version,
+                &full.dir
+            ),
+            "{pin}"
+        );
+        assert!(!start.deployment.pinned, "{pin}");
+    }
+    assert!(
+        resolve(&fx.layout, "web", &"dddddddd".parse().unwrap())
+            .unwrap()
+            .deployment
+            .pinned
+    );
     // Error messages list the stateroot's deployments with their versions.
     let e = resolve(&fx.layout, "web", &"version:w9".parse().unwrap()).unwrap_err();
     let msg = e.to_string();
@@ -480,6 +506,16 @@ fn resolve_reads_details_of_the_pickable_deployments_only() {
     // Nor of the stateroot's own later deployments when the pin is auto; but a pin that has to
     // look at them all reports it.
     fs::write(origin('a', "host"), "").unwrap();
+    fs::write(origin('c', "web"), b"\xff").unwrap();
+    assert!(resolve(&fx.layout, "web", &Pin::Auto).is_err());
+    assert_eq!(
+        resolve_to_start(&fx.layout, "web", &Pin::Auto)
+            .unwrap()
+            .deployment
+            .checksum,
+        csum('c')
+    );
+    fs::write(origin('c', "web"), "").unwrap();
     fs::write(origin('d', "web"), b"\xff").unwrap();
     assert_eq!(
         resolve(&fx.layout, "web", &Pin::Auto).unwrap().deployment,
