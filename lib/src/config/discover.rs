@@ -1,9 +1,16 @@
 //! Finding guest files in the search path: precedence, masking and drop-in directories.
 
 use std::collections::BTreeMap;
-use std::fs;
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::dir::Dir;
+use nix::fcntl::{AtFlags, OFlag, open, openat, readlinkat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
 
 use super::perms;
 use crate::paths::{CONFIG_DIRS, under_root};
@@ -16,11 +23,48 @@ pub const BRIDGE_SUFFIX: &str = ".bridge.toml";
 pub struct Source {
     pub logical: PathBuf,
     pub disk: PathBuf,
+    /// The directory it was found in, still open: the file is checked and read by its name in
+    /// it, so no call walks the directory's path again, and a directory renamed meanwhile is
+    /// still the one whose listing and ownership were checked.
+    pub dir: OpenDir,
     /// Set when the file or its directory may be written by someone other than root.
     pub insecure: Option<String>,
     /// The size when it was found: the read is sized by it, and still bounded and checked.
     pub len: u64,
 }
+
+impl Source {
+    /// Opens the file for reading, relative to its directory.
+    pub fn open(&self) -> io::Result<File> {
+        let name = self.disk.file_name().unwrap_or(OsStr::new("."));
+        let fd = openat(
+            self.dir.as_fd(),
+            name,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(File::from(fd))
+    }
+}
+
+/// An open configuration directory, shared by the files found in it.
+#[derive(Debug, Clone)]
+pub struct OpenDir(Arc<OwnedFd>);
+
+impl OpenDir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+/// The same directory handle, not merely the same path.
+impl PartialEq for OpenDir {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for OpenDir {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestSources {
@@ -50,51 +94,67 @@ enum Entry {
 fn classify(
     logical: PathBuf,
     disk: PathBuf,
+    dir: &OpenDir,
     dir_problem: &Option<String>,
 ) -> io::Result<Option<Entry>> {
-    let meta = fs::symlink_metadata(&disk)?;
+    let name = disk.file_name().unwrap_or(OsStr::new("."));
+    let st = fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
     // One system call for the usual plain file; only a link needs a second look.
-    let meta = if meta.file_type().is_symlink() {
-        if fs::read_link(&disk)? == Path::new("/dev/null") {
+    let st = if kind(&st) == SFlag::S_IFLNK {
+        if readlinkat(dir.as_fd(), name)? == OsStr::new("/dev/null") {
             return Ok(Some(Entry::Masked));
         }
-        fs::metadata(&disk)?
+        fstatat(dir.as_fd(), name, AtFlags::empty())?
     } else {
-        meta
+        st
     };
-    if !meta.is_file() {
+    if kind(&st) != SFlag::S_IFREG {
         return Ok(None);
     }
-    if meta.len() == 0 {
+    let len = u64::try_from(st.st_size).unwrap_or_default();
+    if len == 0 {
         return Ok(Some(Entry::Masked));
     }
-    let insecure = perms::problem(&meta, &logical).or_else(|| dir_problem.clone());
+    let insecure = perms::problem(st.st_uid, st.st_mode, &logical).or_else(|| dir_problem.clone());
     Ok(Some(Entry::File(Source {
         logical,
         disk,
+        dir: dir.clone(),
         insecure,
-        len: meta.len(),
+        len,
     })))
 }
 
-fn dir_problem(logical: &Path, disk: &Path) -> Option<String> {
-    let meta = fs::metadata(disk).ok()?;
-    perms::problem(&meta, logical).map(|p| format!("its directory {} is {p}", logical.display()))
+fn kind(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
 }
 
-fn sorted_names(dir: &Path) -> io::Result<Vec<String>> {
+fn dir_problem(logical: &Path, dir: &OpenDir) -> Option<String> {
+    let st = fstat(dir.as_fd()).ok()?;
+    perms::problem(st.st_uid, st.st_mode, logical)
+        .map(|p| format!("its directory {} is {p}", logical.display()))
+}
+
+/// Opens `dir` and lists the names in it, sorted, without hidden ones.
+fn open_listed(dir: &Path) -> io::Result<(OpenDir, Vec<String>)> {
+    let fd = open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut listing = Dir::from_fd(fd.try_clone()?)?;
     let mut names = Vec::new();
-    for entry in fs::read_dir(dir)? {
+    for entry in listing.iter() {
         let entry = entry?;
         // Names that are not UTF-8 cannot be machine names; skip them rather than fail.
-        if let Ok(name) = entry.file_name().into_string()
+        if let Ok(name) = entry.file_name().to_str()
             && !name.starts_with('.')
         {
-            names.push(name);
+            names.push(name.to_owned());
         }
     }
     names.sort_unstable();
-    Ok(names)
+    Ok((OpenDir(Arc::new(fd)), names))
 }
 
 pub fn discover(root: &Path) -> Discovered {
@@ -107,15 +167,15 @@ pub fn discover(root: &Path) -> Discovered {
 
     for dir in CONFIG_DIRS {
         let disk_dir = under_root(root, dir);
-        let names = match sorted_names(&disk_dir) {
-            Ok(n) => n,
+        let (open_dir, names) = match open_listed(&disk_dir) {
+            Ok(listed) => listed,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => {
                 out.problems.push((PathBuf::from(dir), e.to_string()));
                 continue;
             }
         };
-        let dir_problem = dir_problem(Path::new(dir), &disk_dir);
+        let dir_problem = dir_problem(Path::new(dir), &open_dir);
         for name in names {
             let logical = Path::new(dir).join(&name);
             let disk = disk_dir.join(&name);
@@ -135,7 +195,7 @@ pub fn discover(root: &Path) -> Discovered {
             };
             if let Some(bridge) = name.strip_suffix(BRIDGE_SUFFIX) {
                 if !bridges.contains_key(bridge) {
-                    match classify(logical.clone(), disk, &dir_problem) {
+                    match classify(logical.clone(), disk, &open_dir, &dir_problem) {
                         Ok(Some(entry)) => {
                             bridges.insert(bridge.to_owned(), entry);
                         }
@@ -150,7 +210,7 @@ pub fn discover(root: &Path) -> Discovered {
             if mains.contains_key(stem) {
                 continue;
             }
-            match classify(logical.clone(), disk, &dir_problem) {
+            match classify(logical.clone(), disk, &open_dir, &dir_problem) {
                 Ok(Some(entry)) => {
                     mains.insert(stem.to_owned(), entry);
                 }
@@ -197,17 +257,23 @@ fn collect_dropins(
     dropins: &mut BTreeMap<String, BTreeMap<String, Entry>>,
     problems: &mut Vec<(PathBuf, String)>,
 ) {
-    if !disk_dir.is_dir() {
-        return;
-    }
-    let names = match sorted_names(disk_dir) {
-        Ok(n) => n,
+    let (open_dir, names) = match open_listed(disk_dir) {
+        Ok(listed) => listed,
+        // Not a directory (or gone): nothing to collect, as before.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(nix::libc::ENOTDIR | nix::libc::ENOENT)
+            ) =>
+        {
+            return;
+        }
         Err(e) => {
             problems.push((logical_dir.to_owned(), e.to_string()));
             return;
         }
     };
-    let own_problem = dir_problem(logical_dir, disk_dir).or_else(|| parent_problem.clone());
+    let own_problem = dir_problem(logical_dir, &open_dir).or_else(|| parent_problem.clone());
     let slot = dropins.entry(stem.to_owned()).or_default();
     for name in names.into_iter().filter(|n| n.ends_with(".toml")) {
         if slot.contains_key(&name) {
@@ -215,7 +281,7 @@ fn collect_dropins(
         }
         let logical = logical_dir.join(&name);
         let disk = disk_dir.join(&name);
-        match classify(logical.clone(), disk, &own_problem) {
+        match classify(logical.clone(), disk, &open_dir, &own_problem) {
             Ok(Some(entry)) => {
                 slot.insert(name, entry);
             }

@@ -133,7 +133,9 @@ pub fn load(root: &Path) -> Loaded {
 
 fn read_bounded(source: &Source) -> Result<String, ConfigError> {
     let fail = |m: String| ConfigError::file(&source.logical, m);
-    let file = std::fs::File::open(&source.disk).map_err(|e| fail(format!("cannot open: {e}")))?;
+    let file = source
+        .open()
+        .map_err(|e| fail(format!("cannot open: {e}")))?;
     let expected = usize::try_from(source.len.min(MAX_FILE_SIZE)).unwrap_or_default();
     let mut bytes = Vec::new();
     let n = crate::short_read::read_whole(&file, &mut bytes, expected, MAX_FILE_SIZE)

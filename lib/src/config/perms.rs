@@ -2,17 +2,15 @@
 //! a guest configuration decides what runs as root with the host's sysroot, so anyone who can
 //! write it can become root. Refused files are reported with the command that fixes them.
 
-use std::fs::Metadata;
-use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 
-/// Why `path` must not be trusted, or None. Owners other than root are accepted only when they
-/// are the user running us (a developer validating a tree they own).
-pub fn problem(meta: &Metadata, path: &Path) -> Option<String> {
+/// Why `path`, owned by `uid` with `mode` (from `stat`), must not be trusted, or None. Owners
+/// other than root are accepted only when they are the user running us (a developer validating
+/// a tree they own).
+pub fn problem(uid: u32, mode: u32, path: &Path) -> Option<String> {
     // Asked once per process, not once per file.
     static OURS: std::sync::LazyLock<u32> =
         std::sync::LazyLock::new(|| nix::unistd::geteuid().as_raw());
-    let uid = meta.uid();
     let ours = *OURS;
     if uid != 0 && uid != ours {
         return Some(format!(
@@ -20,7 +18,7 @@ pub fn problem(meta: &Metadata, path: &Path) -> Option<String> {
             path.display()
         ));
     }
-    let mode = meta.mode() & 0o7777;
+    let mode = mode & 0o7777;
     if mode & 0o022 != 0 {
         return Some(format!(
             "writable by group or others (mode {mode:04o}), so it is ignored; fix: chmod go-w {}",
@@ -34,6 +32,12 @@ pub fn problem(meta: &Metadata, path: &Path) -> Option<String> {
 mod tests {
     use super::*;
     use std::fs;
+    use std::os::unix::fs::MetadataExt as _;
+
+    fn problem_of_file(f: &Path, shown: &str) -> Option<String> {
+        let m = fs::metadata(f).unwrap();
+        problem(m.uid(), m.mode(), Path::new(shown))
+    }
     use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
@@ -42,13 +46,10 @@ mod tests {
         let f = dir.path().join("web.toml");
         fs::write(&f, "autostart = true\n").unwrap();
         fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(
-            problem(&fs::metadata(&f).unwrap(), Path::new("/etc/x.toml")),
-            None
-        );
+        assert_eq!(problem_of_file(&f, "/etc/x.toml"), None);
         for mode in [0o664, 0o646, 0o666] {
             fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
-            let p = problem(&fs::metadata(&f).unwrap(), Path::new("/etc/x.toml")).unwrap();
+            let p = problem_of_file(&f, "/etc/x.toml").unwrap();
             assert!(p.contains("chmod go-w /etc/x.toml"), "{p}");
         }
     }
@@ -63,7 +64,7 @@ mod tests {
         let f = dir.path().join("web.toml");
         fs::write(&f, "autostart = true\n").unwrap();
         nix::unistd::chown(&f, Some(nix::unistd::Uid::from_raw(1234)), None).unwrap();
-        let p = problem(&fs::metadata(&f).unwrap(), Path::new("/etc/x.toml")).unwrap();
+        let p = problem_of_file(&f, "/etc/x.toml").unwrap();
         assert!(
             p.contains("owned by uid 1234") && p.contains("chown root: /etc/x.toml"),
             "{p}"
