@@ -213,6 +213,21 @@ verdict "the other guests keep running" "auto1 $(systemctl is-active "$(unit aut
 	sh -c "systemctl -q is-active $(unit auto1) && systemctl -q is-active $(unit fresh)"
 rm -f "$CONF/broken.toml"; systemctl daemon-reload; systemctl reset-failed "$(unit broken)" 2>/dev/null
 
+# A guest of the booted host's own stateroot would share its /var: the start path refuses it, by
+# the running root's inode (this container's kernel command line names no ostree= deployment).
+printf 'autostart = false\nstateroot = "host"\n[network]\nmode = "none"\n' >"$CONF/selfish.toml"
+systemctl daemon-reload
+timeout "$(tmo 60)" systemctl start "$(unit selfish)" 2>/dev/null; rc=$?
+sleep 4 # > RestartSec
+stt=$(systemctl status --no-pager -n 20 "$(unit selfish)" 2>&1)
+msg=$(grep -o 'selfish: stateroot "host" is the one the host is booted from.*' <<<"$stt" | head -1 | cut -c1-160)
+verdict "a guest of the host's own stateroot is refused with the reason" "${msg:-$(tail -3 <<<"$stt" | oneline)}" test -n "$msg"
+r="start rc=$rc, status=$(prop selfish ExecMainStatus), NRestarts=$(prop selfish NRestarts), Result=$(prop selfish Result)"
+refused_for_good() { test "$(prop "$1" ExecMainStatus)" = "$2" -a "$(prop "$1" NRestarts)" = 0 && not_registered "$1"; }
+verdict "exit 82, no restart, never registered" "$r, registered: $(registered selfish && echo yes || echo no)" \
+	refused_for_good selfish 82
+rm -f "$CONF/selfish.toml"; systemctl daemon-reload; systemctl reset-failed "$(unit selfish)" 2>/dev/null
+
 fi
 # ---- 6. kill -9, restart cycles, no stale registration --------------------------------------------
 if want 6; then
