@@ -141,9 +141,12 @@ fn read_bounded(source: &Source) -> Result<String, ConfigError> {
     let n = crate::short_read::read_whole(&file, &mut bytes, expected, MAX_FILE_SIZE)
         .map_err(|e| fail(format!("cannot read: {e}")))?;
     bytes.truncate(n);
-    checked_text(&source.logical, &bytes)?;
-    // Checked just above: the bytes are the text, kept without a copy.
-    String::from_utf8(bytes).map_err(|e| fail(format!("not valid UTF-8: {e}")))
+    // Kept without a copy when valid; otherwise checked_text says what is wrong with it.
+    match String::from_utf8(bytes) {
+        Ok(text) if text.len() as u64 <= MAX_FILE_SIZE => Ok(text),
+        Ok(text) => checked_text(&source.logical, text.as_bytes()).map(str::to_owned),
+        Err(e) => checked_text(&source.logical, e.as_bytes()).map(str::to_owned),
+    }
 }
 
 /// A config file's bytes as text: bounded in size, UTF-8.

@@ -33,12 +33,12 @@ mod tests {
     use super::*;
     use std::fs;
     use std::os::unix::fs::MetadataExt as _;
+    use std::os::unix::fs::PermissionsExt as _;
 
     fn problem_of_file(f: &Path, shown: &str) -> Option<String> {
         let m = fs::metadata(f).unwrap();
         problem(m.uid(), m.mode(), Path::new(shown))
     }
-    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn group_or_world_writable_is_refused_with_the_fix() {

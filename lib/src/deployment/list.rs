@@ -171,6 +171,13 @@ fn read_deployments(
         stateroots: Vec::new(),
     };
     let mut first_detailed = false;
+    let pin_flags = !matches!(
+        details,
+        Details::Of {
+            pin_flags: false,
+            ..
+        }
+    );
     for (index, entry) in entries.into_iter().enumerate() {
         let bootlink = parse_bootlink(&entry.karg)
             .map_err(|r| ResolveError::malformed(entries_dir.join(&entry.name), r))?;
@@ -188,14 +195,7 @@ fn read_deployments(
         first_detailed |= with_details;
         let mut dep = deployment(layout, index, bootlink.relative, stateroot)?;
         if with_details {
-            let pin_flag = !matches!(
-                details,
-                Details::Of {
-                    pin_flags: false,
-                    ..
-                }
-            );
-            read_details(layout, &mut dep, pin_flag, &mut buf, &mut versions)?;
+            read_details(layout, &mut dep, pin_flags, &mut buf, &mut versions)?;
         }
         dep.boot_entry = entries_dir.join(&entry.name);
         listing.deps.push(dep);

@@ -75,23 +75,6 @@ fn cmdline_stateroot(cmdline: &str) -> Option<String> {
     (!stateroot.is_empty()).then(|| stateroot.to_owned())
 }
 
-/// Whether the host runs from one of `ours`, the deployments of `stateroot`. A root that is
-/// none of them by inode is another stateroot's deployment or a composefs overlay; the kernel
-/// command line tells those apart. Other stateroots' deployments need not be known: this errs
-/// only towards "booted" (a host booted from another stateroot names it on the command line).
-fn host_runs_stateroot(layout: &Layout, ours: &[Deployment], stateroot: &str) -> bool {
-    if !ostree_booted(layout) {
-        return false;
-    }
-    if same_inode_as_root(layout, ours).is_some() {
-        return true;
-    }
-    fs::read_to_string(layout.root.join("proc/cmdline"))
-        .ok()
-        .and_then(|c| cmdline_stateroot(&c))
-        .is_some_and(|booted| booted == stateroot)
-}
-
 /// Resolves the deployment a guest of `stateroot` runs, checking that its directory exists and
 /// that the stateroot is not the booted host's own.
 ///
@@ -127,7 +110,10 @@ fn resolve_with(
         pin_flags,
     };
     let listing = list_with(layout, details)?;
-    if host_runs_stateroot(layout, &listing.deps, stateroot) {
+    // The listing holds only this stateroot's deployments, which is enough: a root that is none
+    // of them by inode leaves the kernel command line to name the booted stateroot, as on
+    // composefs hosts, so this errs only towards refusing.
+    if booted_stateroot(layout, &listing.deps).as_deref() == Some(stateroot) {
         return Err(ResolveError::HostStateroot {
             stateroot: stateroot.to_owned(),
         });
