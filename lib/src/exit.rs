@@ -32,6 +32,13 @@ pub const MACHINE_NAME_TAKEN: i32 = 87;
 /// retryable.
 pub const BRIDGE_MISSING: i32 = 88;
 
+/// A source that would be bound idmapped (the guest's user namespace) lies on a file system or
+/// kernel that cannot idmap it: nspawn would fail after our exec, and retries cannot help.
+pub const IDMAP_UNSUPPORTED: i32 = 100;
+/// A `[[bind]]` source is refused where it really is: it exposes the host (its root, the
+/// physical root, /proc, a writable /boot) or, for `+/path`, does not exist in the guest.
+pub const BIND_REFUSED: i32 = 101;
+
 /// Codes after which restarting the unit cannot help; they go into `RestartPreventExitStatus=`.
 pub const NOT_RETRYABLE: &[i32] = &[
     USAGE,
@@ -43,4 +50,6 @@ pub const NOT_RETRYABLE: &[i32] = &[
     EXEC_FAILED,
     BOOT_ENTRIES_MALFORMED,
     MACHINE_NAME_TAKEN,
+    IDMAP_UNSUPPORTED,
+    BIND_REFUSED,
 ];
