@@ -16,7 +16,7 @@ use ostree_guests::nspawn::{self, STAGING_DIR, Staging};
 use ostree_guests::paths::{CONFIG_DIRS, ENV_ROOT, env_path};
 
 use crate::binds::{self, BindError};
-use crate::{machined, mounts};
+use crate::{idmap_probe, machined, mounts};
 
 pub const USAGE: &str = "\
 Usage: ostree-guest-start [--dry-run] [--no-register] NAME
@@ -282,6 +282,48 @@ fn prepare(
     })
 }
 
+/// Every source nspawn will idmap, with what it is for the message: nspawn would otherwise fail
+/// after our exec, with a status the unit retries forever.
+fn probe_idmap(
+    staging: &Staging,
+    settings: &Settings,
+    deployment_dir: &Path,
+) -> Result<(), Failure> {
+    let c = &settings.config;
+    let mut sources = vec![
+        (deployment_dir.to_owned(), "the deployment".to_owned()),
+        (staging.var(), "the stateroot's var".to_owned()),
+        (staging.boot(), "the boot directory".to_owned()),
+    ];
+    if c.ostree_tools {
+        sources.push((
+            staging.sysroot(),
+            "the physical root (ostree-tools)".to_owned(),
+        ));
+    }
+    for (i, b) in c.bind.iter().enumerate() {
+        sources.push((staging.bind(i), format!("bind[{i}] {}", b.source.as_str())));
+    }
+    let userns = idmap_probe::ProbeUserns::new().map_err(|e| {
+        Failure::new(
+            exit::MOUNT_FAILED,
+            format!("probing idmapped mounts: {e:#}"),
+        )
+    })?;
+    for (path, what) in &sources {
+        if let Err(e) = idmap_probe::can_idmap(path, &userns) {
+            return Err(Failure::new(
+                exit::IDMAP_UNSUPPORTED,
+                format!(
+                    "{what} is on a file system ({}) that this kernel cannot idmap ({e}), and the guest runs in a user namespace; move it to one that can (ext4, xfs, btrfs, tmpfs since Linux 6.3) or make the guest privileged with security.private-users = \"no\" (see HOST SAFETY in ostree-guests.d(5))",
+                    idmap_probe::fs_type(path)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the helper; returns only on failure (or after --dry-run / --config-error).
 pub fn run(args: &Args) -> Result<(), Failure> {
     let root = env_path(ENV_ROOT, "/");
@@ -345,6 +387,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     prepare(&layout, &staging, settings, &resolved.dir)
         .map_err(|f| Failure::new(f.code, format!("{}: {}", guest.name, f.message)))?;
+    if settings.config.private_users() == config::PrivateUsers::Idmap {
+        probe_idmap(&staging, settings, &resolved.dir)
+            .map_err(|f| Failure::new(f.code, format!("{}: {}", guest.name, f.message)))?;
+    }
     for w in config::isolation_warnings(&settings.config) {
         eprintln!("{}: warning: {w}", guest.name);
     }
