@@ -135,37 +135,3 @@ pub fn can_idmap(path: &Path, userns: &ProbeUserns) -> std::io::Result<()> {
     }
     Ok(())
 }
-
-/// The file system type of the mount holding `path`, by name where the kernel's magic number is
-/// one users meet.
-pub fn fs_type(path: &Path) -> String {
-    let Ok(st) = nix::sys::statfs::statfs(path) else {
-        return "unknown".to_owned();
-    };
-    let magic = st.filesystem_type().0 as u64;
-    let name = match magic {
-        0x0102_1994 => "tmpfs",
-        0x8584_58f6 => "ramfs",
-        0x6969 => "nfs",
-        0x6573_5546 => "fuse",
-        0xff53_4d42 => "cifs",
-        0x794c_7630 => "overlayfs",
-        0xef53 => "ext4",
-        0x5846_5342 => "xfs",
-        0x9123_683e => "btrfs",
-        0x4d44 => "vfat",
-        _ => return format!("type 0x{magic:x}"),
-    };
-    name.to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_common_file_systems() {
-        assert_eq!(fs_type(Path::new("/proc")), "type 0x9fa0");
-        assert_eq!(fs_type(Path::new("/nonexistent-ostree-guests")), "unknown");
-    }
-}

@@ -316,7 +316,7 @@ fn probe_idmap(
                 exit::IDMAP_UNSUPPORTED,
                 format!(
                     "{what} is on a file system ({}) that this kernel cannot idmap ({e}), and the guest runs in a user namespace; move it to one that can (ext4, xfs, btrfs, tmpfs since Linux 6.3) or make the guest privileged with security.private-users = \"no\" (see HOST SAFETY in ostree-guests.d(5))",
-                    idmap_probe::fs_type(path)
+                    ostree_guests::fs_kind::name(path)
                 ),
             ));
         }
