@@ -64,7 +64,7 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Stop the guest, undeploy its stateroot and remove its configuration.
     #[command(
-        after_long_help = "Examples:\n  ostree-guests remove web\n  ostree-guests remove web --purge --yes   # also delete /ostree/deploy/web (its /var)"
+        after_long_help = "Examples:\n  ostree-guests remove web\n  ostree-guests remove web --purge --yes   # also delete /ostree/deploy/web (its /var)\n\nRefused (nothing changes) when another guest's file names the stateroot, even an invalid file (110), when the stateroot is the host's (82), or when some configuration cannot be read at all, so the stateroot's owner cannot be told (78)."
     )]
     Remove(RemoveArgs),
     /// List the configured guests.

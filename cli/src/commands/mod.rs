@@ -1,6 +1,7 @@
 //! One module per group of subcommands; shared lookups live here.
 
 mod check;
+mod claims;
 mod create;
 mod info;
 mod pin;
