@@ -92,14 +92,25 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
+/// A value that ends up as an argument of `ostree`, which would read a leading '-' as one of its
+/// own options (`--ref=--help` printed ostree's help and deployed nothing). Usage error 64.
+fn not_an_option(v: &str) -> Result<String, String> {
+    if v.split(':').any(|part| part.starts_with('-')) {
+        return Err(format!(
+            "{v:?} starts with '-', which ostree would take for one of its options"
+        ));
+    }
+    Ok(v.to_owned())
+}
+
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false)]
 pub struct Source {
     /// Deploy this ref ([REMOTE:]REF); with a remote it is pulled first.
-    #[arg(long = "ref", value_name = "REF")]
+    #[arg(long = "ref", value_name = "REF", value_parser = not_an_option)]
     pub refspec: Option<String>,
     /// Deploy this commit (full checksum, already in the repository).
-    #[arg(long, value_name = "CHECKSUM")]
+    #[arg(long, value_name = "CHECKSUM", value_parser = not_an_option)]
     pub commit: Option<String>,
 }
 
@@ -107,10 +118,10 @@ pub struct Source {
 #[group(required = false, multiple = false)]
 pub struct OptSource {
     /// Deploy this ref ([REMOTE:]REF) instead of the one the guest was deployed from.
-    #[arg(long = "ref", value_name = "REF")]
+    #[arg(long = "ref", value_name = "REF", value_parser = not_an_option)]
     pub refspec: Option<String>,
     /// Deploy this commit (full checksum, already in the repository).
-    #[arg(long, value_name = "CHECKSUM")]
+    #[arg(long, value_name = "CHECKSUM", value_parser = not_an_option)]
     pub commit: Option<String>,
 }
 
@@ -133,7 +144,7 @@ pub enum Profile {
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigOpts {
     /// OSTree stateroot (default: NAME).
-    #[arg(long)]
+    #[arg(long, value_parser = not_an_option)]
     pub stateroot: Option<String>,
     /// The unit's description.
     #[arg(long)]

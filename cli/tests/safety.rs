@@ -177,3 +177,34 @@ fn the_booted_stateroot_is_refused_with_an_explicit_sysroot() {
     assert_eq!(err.code, 82, "{}", err.message);
     assert!(err.message.contains("booted"), "{}", err.message);
 }
+
+/// Refs, checksums and stateroots that look like options never reach `ostree` as options.
+#[test]
+fn option_like_refs_and_stateroots_are_usage_errors() {
+    skip_unless_possible!("option_like_refs_and_stateroots_are_usage_errors");
+    let mut e = Env::new();
+    e.commit("guest/x86_64", "g1");
+    let before = e.status();
+    for (args, option) in [
+        (&["create", "web", "--ref=--help"][..], "--ref"),
+        (&["create", "web", "--ref=origin:-v"][..], "--ref"),
+        (&["create", "web", "--commit=-v"][..], "--commit"),
+        (
+            &["create", "web", "--stateroot=-v", "--ref", "guest/x86_64"][..],
+            "--stateroot",
+        ),
+        (&["upgrade", "web", "--ref=--help"][..], "--ref"),
+    ] {
+        let (out, err) = e.cli_ok(args, 64);
+        assert!(err.contains(option), "{args:?}: {err}");
+        assert!(!out.contains("Usage:"), "ostree's help leaked: {out}");
+    }
+    // A machine name is the default stateroot; `ostree admin os-init` takes no `--`.
+    let (_, err) = e.cli_ok(&["create", "--ref", "guest/x86_64", "--", "-v"], 64);
+    assert!(err.contains("stateroot \"-v\""), "{err}");
+    assert!(!e.path("ostree/deploy/-v").exists());
+    assert!(!e.config("web.toml").exists() && !e.config("-v.toml").exists());
+    assert_eq!(e.status(), before);
+    // The same ref without the leading '-' still works after `--`.
+    e.cli_ok(&["create", "web", "--ref", "guest/x86_64"], 0);
+}
