@@ -23,6 +23,34 @@ OSTREE_GUESTS_SYSROOT (a sysroot other than the booted host's; then `ostree admi
 --sysroot and the boot directory defaults to SYSROOT/boot), OSTREE_GUESTS_BOOT.
 ";
 
+/// The `--json` schema, shown by `list --help`, `status --help` and their man pages.
+const JSON_SCHEMA: &str = "\
+JSON output (--json), schema ostree-guests/v1:
+  list:   {\"apiVersion\": \"ostree-guests/v1\", \"kind\": \"GuestList\", \"items\": [GUEST, ...]}
+  status: {\"apiVersion\": \"ostree-guests/v1\", \"kind\": \"Guest\", GUEST's fields, \"lastErrors\": [STRING]}
+GUEST, the same in both (null: unknown, or not given by an invalid configuration):
+  name               machine name
+  unit               unit name, systemd-nspawn@NAME.service
+  active             bool: the unit is active, activating or reloading (null: no systemd)
+  activeState        systemd's ActiveState (\"active\", \"failed\", ...) or null
+  subState           systemd's SubState (\"running\", \"dead\", ...) or null
+  stateroot          the OSTree stateroot
+  autostart          bool: started at boot
+  pin                the deployment key: \"auto\", a checksum prefix or \"version:V\"
+  deployment         DEPLOYMENT the guest boots next, or null (see resolveError)
+  runningDeployment  {\"id\", \"stateroot\", \"checksum\", \"serial\"} of the running guest, or null
+  addresses          [STRING] from systemd-machined while it runs
+  configFiles        [STRING] main file, then drop-ins in the order they apply
+  configError        STRING: why the configuration is invalid, or null
+  resolveError       STRING: why no deployment resolves, or null
+  warnings           [STRING] settings that weaken isolation
+  dropin             {\"path\": STRING, \"exists\": bool} the generator's drop-in
+  bootEntries        [DEPLOYMENT] every deployment of the stateroot, in boot-entry order
+DEPLOYMENT: id (CHECKSUM.SERIAL), checksum, serial, index (0 is the host's default boot entry),
+  version (or null), pinned (`ostree admin pin`), bootEntry (file), selected (the resolved one).
+Within v1 fields are only added, never renamed, removed or retyped: ignore unknown fields.
+An incompatible change comes as apiVersion ostree-guests/v2.";
+
 fn epilog() -> String {
     format!("{EXAMPLES}\n{}", crate::exit::HELP_TABLE)
 }
@@ -68,8 +96,10 @@ pub enum Command {
     )]
     Remove(RemoveArgs),
     /// List the configured guests.
+    #[command(after_long_help = JSON_SCHEMA)]
     List(ListArgs),
     /// Show one guest: configuration files, resolved deployment, drop-in, unit, boot entries.
+    #[command(after_long_help = JSON_SCHEMA)]
     Status(StatusArgs),
     /// Check configuration files like the generator does (exit 0 valid, 1 invalid).
     #[command(
@@ -225,7 +255,7 @@ pub struct RemoveArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Machine-readable output.
+    /// Machine-readable output (schema ostree-guests/v1, below).
     #[arg(long)]
     pub json: bool,
 }
@@ -233,7 +263,7 @@ pub struct ListArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
     pub name: String,
-    /// Machine-readable output.
+    /// Machine-readable output (schema ostree-guests/v1, below).
     #[arg(long)]
     pub json: bool,
 }
