@@ -66,8 +66,17 @@ fn remove_refuses_a_stateroot_another_guest_uses() {
     assert!(data.is_file(), "db's /var was deleted");
     assert_eq!(e.status(), before);
 
-    // Once db's file is gone, g2 is an orphan and remove cleans it up.
+    // A configuration directory that cannot be listed hides whoever might use g2.
     fs::remove_file(&db).unwrap();
+    let run = e.root.join("run/ostree-guests.d");
+    fs::create_dir_all(run.parent().unwrap()).unwrap();
+    fs::write(&run, "not a directory\n").unwrap();
+    let (_, err) = e.cli_ok(&["remove", "g2", "--purge", "--yes"], 78);
+    assert!(err.contains("/run/ostree-guests.d"), "{err}");
+    assert!(data.is_file(), "db's /var was deleted");
+    fs::remove_file(&run).unwrap();
+
+    // Once db's file is gone, g2 is an orphan and remove cleans it up.
     e.cli_ok(&["remove", "g2", "--purge", "--yes"], 0);
     assert!(!e.path("ostree/deploy/g2").exists());
     assert_eq!(count(&e, "g2"), 0);
