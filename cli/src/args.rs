@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
+
+use crate::complete::guest_names;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -96,7 +99,7 @@ pub enum Command {
     )]
     Remove(RemoveArgs),
     /// List the configured guests.
-    #[command(after_long_help = JSON_SCHEMA)]
+    #[command(visible_alias = "ls", after_long_help = JSON_SCHEMA)]
     List(ListArgs),
     /// Show one guest: configuration files, resolved deployment, drop-in, unit, boot entries.
     #[command(after_long_help = JSON_SCHEMA)]
@@ -115,9 +118,9 @@ pub enum Command {
     Pin(PinArgs),
     /// Undo `pin`: remove the drop-in and `ostree admin pin --unpin` the deployment.
     Unpin(NameArg),
-    /// Print a shell completion script.
+    /// Print a shell completion script (subcommands, options and the configured guests' names).
     #[command(
-        after_long_help = "Examples:\n  ostree-guests completions bash > /usr/share/bash-completion/completions/ostree-guests\n  ostree-guests completions zsh > /usr/share/zsh/site-functions/_ostree-guests\n  ostree-guests completions fish > /usr/share/fish/vendor_completions.d/ostree-guests.fish"
+        after_long_help = "The script registers ostree-guests itself as the completer: each TAB runs it with OSTREE_GUESTS_COMPLETE=SHELL, so guest names are those configured at that moment.\n\nExamples:\n  ostree-guests completions bash > /usr/share/bash-completion/completions/ostree-guests\n  ostree-guests completions zsh > /usr/share/zsh/site-functions/_ostree-guests\n  ostree-guests completions fish > /usr/share/fish/vendor_completions.d/ostree-guests.fish"
     )]
     Completions(CompletionsArgs),
 }
@@ -230,6 +233,8 @@ pub struct CreateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct UpgradeArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
     #[command(flatten)]
     pub source: OptSource,
@@ -239,11 +244,15 @@ pub struct UpgradeArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct RollbackArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct RemoveArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
     /// Also delete the stateroot's /var (the whole /ostree/deploy/STATEROOT).
     #[arg(long)]
@@ -262,6 +271,8 @@ pub struct ListArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
     /// Machine-readable output (schema ostree-guests/v1, below).
     #[arg(long)]
@@ -276,11 +287,15 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct RenderArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct PinArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
     /// Checksum prefix (at least 8 hex digits), CHECKSUM.SERIAL or version:V (default: the deployment
     /// the guest resolves to now).
@@ -289,11 +304,14 @@ pub struct PinArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct NameArg {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct CompletionsArgs {
+    /// The shell to print the script for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
