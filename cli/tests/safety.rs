@@ -19,6 +19,25 @@ fn count(e: &Env, stateroot: &str) -> usize {
         .count()
 }
 
+/// `create --force` of another guest onto db's stateroot.
+const CREATE_WEB_ON_G2: &[&str] = &[
+    "create",
+    "web",
+    "--stateroot",
+    "g2",
+    "--ref",
+    "other/x86_64",
+    "--force",
+];
+
+/// Makes db.toml invalid for a reason that has nothing to do with its stateroot.
+fn break_db(e: &Env) -> std::path::PathBuf {
+    let db = e.config("db.toml");
+    let text = fs::read_to_string(&db).unwrap();
+    fs::write(&db, format!("{text}autostart = 3\n")).unwrap();
+    db
+}
+
 /// Guest db on stateroot g2, with a file in its /var.
 fn db_on_g2(e: &mut Env) -> std::path::PathBuf {
     e.commit("guest/x86_64", "g1");
@@ -51,9 +70,7 @@ fn remove_refuses_a_stateroot_another_guest_uses() {
     assert_eq!(e.status(), before, "db's deployment was undeployed");
 
     // db invalid for an unrelated reason: its file still names g2.
-    let db = e.config("db.toml");
-    let text = fs::read_to_string(&db).unwrap();
-    fs::write(&db, format!("{text}autostart = 3\n")).unwrap();
+    let db = break_db(&e);
     let (_, err) = e.cli_ok(&["remove", "g2", "--purge", "--yes"], 110);
     assert!(err.contains("guest db"), "{err}");
     // db unparsable: nobody can tell whose g2 is, so nothing is touched.
@@ -99,37 +116,13 @@ fn create_force_and_upgrade_refuse_another_guests_stateroot() {
     let mut e = Env::new();
     let data = db_on_g2(&mut e);
     let c2 = e.commit("other/x86_64", "o1");
-    let (_, err) = e.cli_ok(
-        &[
-            "create",
-            "web",
-            "--stateroot",
-            "g2",
-            "--ref",
-            "other/x86_64",
-            "--force",
-        ],
-        110,
-    );
+    let (_, err) = e.cli_ok(CREATE_WEB_ON_G2, 110);
     assert!(err.contains("guest db"), "{err}");
     assert!(!e.config("web.toml").exists());
 
     // An invalid db still owns g2: neither create --force nor web's upgrade may touch it.
-    let db = e.config("db.toml");
-    let text = fs::read_to_string(&db).unwrap();
-    fs::write(&db, format!("{text}autostart = 3\n")).unwrap();
-    e.cli_ok(
-        &[
-            "create",
-            "web",
-            "--stateroot",
-            "g2",
-            "--ref",
-            "other/x86_64",
-            "--force",
-        ],
-        110,
-    );
+    let db = break_db(&e);
+    e.cli_ok(CREATE_WEB_ON_G2, 110);
     fs::write(e.config("web.toml"), "stateroot = \"g2\"\n").unwrap();
     let (_, err) = e.cli_ok(&["upgrade", "web", "--commit", &c2], 110);
     assert!(err.contains("guest db"), "{err}");
@@ -141,18 +134,7 @@ fn create_force_and_upgrade_refuse_another_guests_stateroot() {
     // An unreadable db: an existing stateroot is not deployed into, a new one is fine.
     fs::write(&db, "[[[\n").unwrap();
     fs::remove_file(e.config("web.toml")).unwrap();
-    e.cli_ok(
-        &[
-            "create",
-            "web",
-            "--stateroot",
-            "g2",
-            "--ref",
-            "other/x86_64",
-            "--force",
-        ],
-        78,
-    );
+    e.cli_ok(CREATE_WEB_ON_G2, 78);
     e.cli_ok(&["create", "web", "--ref", "other/x86_64"], 0);
     assert_eq!(count(&e, "g2"), 1);
     assert_eq!(count(&e, "web"), 1);
