@@ -133,7 +133,7 @@ pub fn run(a: &CreateArgs) -> Result<()> {
     // undeploy whatever guest it belongs to.
     claims::of(&loaded, &root, stateroot, name).refuse(
         stateroot,
-        &format!("deploy guest {name} into it"),
+        &format!("deploy guest {name} into it (--stateroot picks another)"),
         host.stateroot_dir(stateroot).exists(),
     )?;
 
