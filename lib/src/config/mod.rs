@@ -95,6 +95,7 @@ pub fn load(root: &Path) -> Loaded {
             .push(network::load_bridge(name, source, read_bounded(source)));
     }
     network::refuse_shared_uplinks(&mut loaded.bridges);
+    network::refuse_colliding_names(&mut loaded.bridges);
     let known_bridges: BTreeMap<String, Option<PathBuf>> = loaded
         .bridges
         .iter()
