@@ -77,7 +77,7 @@ mkdir "$plus_dir/etc/appdata"
 start_refused() {
 	local name=$1 want=$2 pattern=$3 out rc=0
 	out=$(timeout 60 "${helper_env[@]}" "$HELPER" --no-register "$name" </dev/null 2>&1) || rc=$?
-	out=$(printf '%s' "$out" | tr '\n' ' ' | cut -c1-400)
+	out=$(printf '%s' "$out" | tr '\n' ' ' | cut -c1-800)
 	if [ "$rc" = "$want" ] && printf '%s' "$out" | grep -qE -- "$pattern"; then
 		pass "$name: refused at start with status $want" "$out"
 	else
@@ -101,7 +101,7 @@ else
 fi
 start_refused plus 101 'bind source \+/etc/appdata leads to the guest.s / itself'
 check "plus: the next start never registered a running guest" sh -c '
-	! pgrep -f "systemd-nspawn.*--machine=plus" >/dev/null && echo "no nspawn for plus"'
+	! pgrep -f "^systemd-nspawn .*--machine=plus" >/dev/null && echo "no nspawn for plus"'
 
 # ---- host sources checked where they really are ------------------------------------------
 start_refused hostlink 101 "to-host-root \(it resolves to /\) is the host's root directory"
