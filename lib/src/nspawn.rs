@@ -1,13 +1,13 @@
 //! The systemd-nspawn command line for a guest, as a pure function of its settings and the
 //! resolved deployment, so it can be golden-tested and shown by `--dry-run`.
 //!
-//! Shape (see DESIGN.md, "Host safety model"):
+//! Shape (see docs/DESIGN.md, "Host safety model"):
 //! - `--directory` is the physical sysroot and `--pivot-root` its deployment *without* keeping
 //!   the old root, so the guest never sees the host's other stateroots, `/var` or repository;
 //! - the stateroot's `var` and the boot directory come from staging mounts outside the
 //!   directory (a source under `--directory` would resolve after the pivot);
 //! - `/usr` is bound read-only over itself: its files are the host's and the repository's inodes;
-//! - no `-U`/`--private-users`: ownership shifting would chown the shared repository.
+//! - ownership `map` or `--private-users=no`, never `-U`/`auto`/`chown` (they may chown the repo).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
