@@ -8,6 +8,8 @@
 #   hostlink a host source that is a symlink to /: refused at start (exit 101)
 #   ramfs    a host source on ramfs, which cannot be idmapped: refused before nspawn (exit 100)
 #   priv     private-users = "no": still boots, and the helper warns that it is privileged
+#   sysc     system-call-filter = ["~chroot", "@swap"]: seen by the guest's own services (nspawn's
+#            seccomp filter does not apply to nsenter), chroot is denied and swapoff allowed
 #
 # Usage (root): tests/boot/t2-bind-safety.sh   Env: as t2-boot.sh (T2_WORKDIR defaults to
 # /dev/shm/ostree-guests-t2-bind-safety). Ends with "N passed, N failed".
@@ -64,9 +66,13 @@ source = \"$WORK/ramfs\"
 target = \"/mnt/ramfs\""
 conf priv '[security]
 private-users = "no"'
+# Privileged: swapoff then reaches the kernel, which answers ENOENT, where the filter says EPERM.
+conf sysc '[security]
+private-users = "no"
+system-call-filter = ["~chroot", "@swap"]'
 
-log "== building the sysroot (host + plus hostlink ramfs priv)"
-mk_sysroot --with-host --dir "$SYSROOT" plus hostlink ramfs priv >"$LOGS/mk-sysroot.log" 2>&1 || {
+log "== building the sysroot (host + plus hostlink ramfs priv sysc)"
+mk_sysroot --with-host --dir "$SYSROOT" plus hostlink ramfs priv sysc >"$LOGS/mk-sysroot.log" 2>&1 || {
 	cat "$LOGS/mk-sysroot.log" >&2
 	die "sysroot build failed"
 }
@@ -116,6 +122,37 @@ if boot_and_wait "priv (private-users = no)" priv "$LOGS/priv.log"; then
 	stop_guest priv
 else
 	kill_guest priv
+fi
+
+# ---- system call filter: allowed and denied names both take effect ------------------------
+sysc_dir=$(ls -d "$SYSROOT"/ostree/deploy/sysc/deploy/*/)
+mkdir -p "$sysc_dir/etc/systemd/system/multi-user.target.wants"
+cat >"$sysc_dir/etc/systemd/system/t2-syscalls.service" <<'EOF'
+[Unit]
+Description=T2: which system calls the guest's services may make
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'mkdir -p /var/lib/t2; { chroot / true 2>&1; echo "chroot=$?"; swapoff /t2-no-such-swap 2>&1; echo "swapoff=$?"; } >/var/lib/t2/syscalls.tmp; mv /var/lib/t2/syscalls.tmp /var/lib/t2/syscalls'
+[Install]
+WantedBy=multi-user.target
+EOF
+ln -s ../t2-syscalls.service "$sysc_dir/etc/systemd/system/multi-user.target.wants/t2-syscalls.service"
+result=$SYSROOT/ostree/deploy/sysc/var/lib/t2/syscalls
+if boot_and_wait "sysc (system-call-filter = [~chroot, @swap])" sysc "$LOGS/sysc.log"; then
+	for ((i = 0; i < 300; i++)); do
+		[ -s "$result" ] && break
+		sleep 0.1
+	done
+	check "sysc: chroot is denied by the filter (EPERM)" sh -c '
+		[ -s "$1" ] || { echo "no result after 30 s"; exit 1; }
+		tr "\n" " " <"$1"; grep -q "chroot=125" "$1" && grep -q "Operation not permitted" "$1"' sh "$result"
+	check "sysc: swapoff passes the filter and the kernel answers ENOENT" sh -c '
+		[ -s "$1" ] || exit 1
+		grep -q "No such file or directory" "$1" || { tr "\n" " " <"$1"; exit 1; }
+		echo ENOENT' sh "$result"
+	stop_guest sysc
+else
+	kill_guest sysc
 fi
 
 log "== summary"
