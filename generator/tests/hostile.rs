@@ -91,10 +91,10 @@ fn writable_by_others_is_refused_and_says_how_to_fix_it() {
         "{err}"
     );
     assert!(
-        out.contains("ostree-guest-start --config-error open"),
+        out.contains("ostree-guest-start --config-error -- open"),
         "{out}"
     );
-    assert!(out.contains("ostree-guest-start good\n"), "{out}");
+    assert!(out.contains("ostree-guest-start -- good\n"), "{out}");
 }
 
 #[test]
@@ -186,7 +186,7 @@ fn fifos_devices_and_symlink_loops_never_block_or_crash() {
     );
     let (code, out, err) = dry_run(t.path());
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("ostree-guest-start good\n"), "{out}");
+    assert!(out.contains("ostree-guest-start -- good\n"), "{out}");
     for name in ["fifo", "zero", "dir"] {
         assert!(
             err.contains(&format!(
@@ -231,10 +231,10 @@ fn ten_megabytes_of_junk_finish_and_keep_the_valid_guest() {
     );
     let (code, out, err) = dry_run(t.path());
     assert_eq!(code, 1, "{}", err.lines().next().unwrap_or_default());
-    assert!(out.contains("ostree-guest-start zgood\n"), "{out}");
+    assert!(out.contains("ostree-guest-start -- zgood\n"), "{out}");
     // every junk .toml becomes a fail-closed guest; the .conf files are not configuration
     assert_eq!(
-        out.matches("ostree-guest-start --config-error junk")
+        out.matches("ostree-guest-start --config-error -- junk")
             .count(),
         500
     );
@@ -273,5 +273,5 @@ fn binds_that_would_expose_the_physical_root_are_refused() {
         err.contains("/etc/ostree-guests.d/b.toml:2: bind[0].source"),
         "{err}"
     );
-    assert!(out.contains("ostree-guest-start ok\n"), "{out}");
+    assert!(out.contains("ostree-guest-start -- ok\n"), "{out}");
 }

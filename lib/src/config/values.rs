@@ -438,7 +438,10 @@ mod tests {
         assert!(check_memory("08G").is_err() && check_memory("05%").is_err());
         assert!(TimeSpan::try_from(IntOrString::Str("03s".into())).is_err());
         for ok in ["8", "10", "100"] {
-            assert!(check_tasks(ok).is_ok() && check_io_weight(ok).is_ok(), "{ok}");
+            assert!(
+                check_tasks(ok).is_ok() && check_io_weight(ok).is_ok(),
+                "{ok}"
+            );
         }
         assert!(TimeSpan::try_from(IntOrString::Str("0s".into())).is_ok());
     }

@@ -103,7 +103,8 @@ pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueErr
         w.set_assignment("Environment", k, v);
     }
     w.set("ExecStart", "")
-        .set("ExecStart", &unit::exec_line([HELPER, name])?)
+        // "--": a name is never read as an option, whatever the name rules let through.
+        .set("ExecStart", &unit::exec_line([HELPER, "--", name])?)
         .set("Restart", c.restart.as_unit_value())
         .set("RestartSec", c.restart_sec.as_str())
         // With --notify-ready the start lasts until the guest is up; slow guests (k3s, a VM
@@ -156,7 +157,7 @@ pub fn fail_closed_dropin(guest: &Guest, reason: &str) -> String {
     }
     // Names are validated, so these words never need escaping; fall back to a bare exit if
     // that ever changes rather than write something unsafe.
-    let exec = unit::exec_line([HELPER, "--config-error", name])
+    let exec = unit::exec_line([HELPER, "--config-error", "--", name])
         .unwrap_or_else(|_| "/bin/false".to_owned());
     w.section("Service")
         .set("ExecStart", "")
