@@ -90,9 +90,14 @@ pub fn load(root: &Path) -> Loaded {
         ..Loaded::default()
     };
     for (name, source) in &found.bridges {
+        // Checked before reading, as for guests: a refused file is never opened.
+        let text = match &source.insecure {
+            Some(why) => Err(ConfigError::file(&source.logical, why.clone())),
+            None => read_bounded(source),
+        };
         loaded
             .bridges
-            .push(network::load_bridge(name, source, read_bounded(source)));
+            .push(network::load_bridge(name, source, text));
     }
     network::refuse_shared_uplinks(&mut loaded.bridges);
     let known_bridges: BTreeMap<String, Option<PathBuf>> = loaded

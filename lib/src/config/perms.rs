@@ -28,6 +28,23 @@ pub fn problem(uid: u32, mode: u32, path: &Path) -> Option<String> {
     None
 }
 
+/// Why a directory on the way to a configuration file, owned by `uid` with `mode`, lets someone
+/// other than root (or us) swap what the path leads to, or None. Unlike the configuration
+/// directories themselves, a sticky directory (`/tmp`, `/dev/shm`) that others can write is
+/// accepted here: they may add names to it but neither rename nor remove ours, so the path
+/// through it stays ours.
+pub fn ancestor_problem(uid: u32, mode: u32, dir: &Path) -> Option<String> {
+    // The sticky bit (S_ISVTX), spelled out: its libc type differs between targets.
+    let sticky = mode & 0o1000 != 0;
+    let checked = if sticky { mode & !0o022 } else { mode };
+    problem(uid, checked, dir).map(|p| {
+        format!(
+            "its path goes through the directory {}, which is {p}",
+            dir.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +68,22 @@ mod tests {
             fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
             let p = problem_of_file(&f, "/etc/x.toml").unwrap();
             assert!(p.contains("chmod go-w /etc/x.toml"), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_sticky_directory_on_the_path_counts_as_ours_a_plain_writable_one_does_not() {
+        let d = Path::new("/x");
+        assert_eq!(ancestor_problem(0, 0o41777, d), None);
+        assert_eq!(ancestor_problem(0, 0o40755, d), None);
+        let p = ancestor_problem(0, 0o40777, d).unwrap();
+        assert!(
+            p.contains("directory /x") && p.contains("chmod go-w /x"),
+            "{p}"
+        );
+        assert!(ancestor_problem(0, 0o40775, d).is_some());
+        if nix::unistd::geteuid().is_root() {
+            assert!(ancestor_problem(1234, 0o41777, d).is_some());
         }
     }
 
