@@ -46,15 +46,6 @@ fn verdicts(files: &[PathBuf]) -> Vec<Option<Loss>> {
         .collect()
 }
 
-/// The entries of `all` at `positions`, without `own`.
-fn others(all: &[String], positions: &[usize], own: usize) -> Vec<String> {
-    positions
-        .iter()
-        .filter(|&&p| p != own)
-        .filter_map(|&p| all.get(p).cloned())
-        .collect()
-}
-
 /// Indexes of the claimants of each contested key, in input order.
 fn contested(claims: impl Iterator<Item = (String, usize)>) -> Vec<(String, Vec<usize>)> {
     let mut by_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -67,6 +58,57 @@ fn contested(claims: impl Iterator<Item = (String, usize)>) -> Vec<(String, Vec<
     by_key.into_iter().filter(|(_, v)| v.len() > 1).collect()
 }
 
+/// A claimant that is refused, by its position in the caller's list.
+struct Lost {
+    item: usize,
+    key: String,
+    /// Tied in the highest directory (`rivals`: all tied, itself included, in list order), or
+    /// outranked (`rivals`: the winners).
+    tie: bool,
+    rivals: Vec<usize>,
+}
+
+impl Lost {
+    /// The rivals other than itself, each as `label` names it.
+    fn others(&self, label: impl Fn(usize) -> String, sep: &str) -> String {
+        let items = self.rivals.iter().filter(|r| **r != self.item);
+        items.map(|r| label(*r)).collect::<Vec<_>>().join(sep)
+    }
+}
+
+/// The refused claimants of every contested key; `file` gives an item's config file, which ranks
+/// it.
+fn losers(
+    claims: impl Iterator<Item = (String, usize)>,
+    file: impl Fn(usize) -> PathBuf,
+) -> Vec<Lost> {
+    let mut out = Vec::new();
+    for (key, idx) in contested(claims) {
+        let files: Vec<PathBuf> = idx.iter().map(|i| file(*i)).collect();
+        let items = |positions: Vec<usize>| -> Vec<usize> {
+            positions
+                .iter()
+                .filter_map(|p| idx.get(*p).copied())
+                .collect()
+        };
+        for (&item, loss) in idx.iter().zip(verdicts(&files)) {
+            let (tie, rivals) = match loss {
+                None => continue,
+                Some(Loss::Tie(tied)) => (true, items(tied)),
+                Some(Loss::Outranked(winners)) => (false, items(winners)),
+            };
+            let key = key.clone();
+            out.push(Lost {
+                item,
+                key,
+                tie,
+                rivals,
+            });
+        }
+    }
+    out
+}
+
 /// Two guests on one stateroot would share its `/var` and step on each other's state. A guest's
 /// claim ranks by the directory of its main file.
 pub(super) fn refuse_shared_stateroots(guests: &mut [Guest]) {
@@ -74,33 +116,25 @@ pub(super) fn refuse_shared_stateroots(guests: &mut [Guest]) {
         let s = g.settings.as_ref().ok()?;
         Some((s.stateroot.as_str().to_owned(), i))
     });
-    for (stateroot, idx) in contested(claims) {
-        let files: Vec<PathBuf> = idx
-            .iter()
-            .map(|i| {
-                guests
-                    .get(*i)
-                    .and_then(|g| g.sources.first().cloned())
-                    .unwrap_or_default()
-            })
-            .collect();
-        let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        for (pos, (i, loss)) in idx.iter().zip(verdicts(&files)).enumerate() {
-            let (Some(loss), Some(g)) = (loss, guests.get_mut(*i)) else {
-                continue;
-            };
-            let message = match loss {
-                Loss::Tie(tied) => format!(
-                    "stateroot \"{stateroot}\" is also used by {}; two guests on one stateroot would share its /var, so both are refused",
-                    others(&shown, &tied, pos).join(", ")
-                ),
-                Loss::Outranked(winners) => format!(
-                    "stateroot \"{stateroot}\" is also used by {}, in a higher-priority directory, which takes precedence; two guests on one stateroot would share its /var, so this one is refused",
-                    others(&shown, &winners, pos).join(", ")
-                ),
-            };
+    let mains: Vec<PathBuf> = guests
+        .iter()
+        .map(|g| g.sources.first().cloned().unwrap_or_default())
+        .collect();
+    let main = |i: usize| mains.get(i).cloned().unwrap_or_default();
+    for l in losers(claims, main) {
+        let (stateroot, others) = (&l.key, l.others(|i| main(i).display().to_string(), ", "));
+        let message = if l.tie {
+            format!(
+                "stateroot \"{stateroot}\" is also used by {others}; two guests on one stateroot would share its /var, so both are refused"
+            )
+        } else {
+            format!(
+                "stateroot \"{stateroot}\" is also used by {others}, in a higher-priority directory, which takes precedence; two guests on one stateroot would share its /var, so this one is refused"
+            )
+        };
+        if let Some(g) = guests.get_mut(l.item) {
             g.settings = Err(ConfigError {
-                file: files.get(pos).cloned().unwrap_or_default(),
+                file: main(l.item),
                 line: None,
                 key: Some("stateroot".into()),
                 message,
@@ -119,37 +153,27 @@ pub(super) fn refuse_shared_uplinks(bridges: &mut [Bridge]) {
             .unwrap_or_default();
         uplinks.iter().map(move |u| (u.to_string(), i))
     });
-    for (uplink, idx) in contested(claims) {
-        let files: Vec<PathBuf> = idx
-            .iter()
-            .map(|i| {
-                bridges
-                    .get(*i)
-                    .map(|b| b.source.clone())
-                    .unwrap_or_default()
-            })
-            .collect();
-        let names: Vec<String> = idx
-            .iter()
-            .map(|i| bridges.get(*i).map(|b| b.name.clone()).unwrap_or_default())
-            .collect();
-        let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        for (pos, (i, loss)) in idx.iter().zip(verdicts(&files)).enumerate() {
-            let (Some(loss), Some(b)) = (loss, bridges.get_mut(*i)) else {
-                continue;
-            };
-            let message = match loss {
-                Loss::Tie(tied) => format!(
-                    "uplink {uplink} is claimed by the bridges {}; an interface can be the port of one bridge only",
-                    others(&names, &tied, usize::MAX).join(" and ")
-                ),
-                Loss::Outranked(winners) => format!(
-                    "uplink {uplink} is also claimed by {}, in a higher-priority directory, which takes precedence; an interface can be the port of one bridge only, so this declaration is refused",
-                    others(&shown, &winners, pos).join(", ")
-                ),
-            };
+    let files: Vec<PathBuf> = bridges.iter().map(|b| b.source.clone()).collect();
+    let names: Vec<String> = bridges.iter().map(|b| b.name.clone()).collect();
+    let file = |i: usize| files.get(i).cloned().unwrap_or_default();
+    let name = |i: usize| names.get(i).cloned().unwrap_or_default();
+    for l in losers(claims, file) {
+        let uplink = &l.key;
+        let message = if l.tie {
+            let tied: Vec<String> = l.rivals.iter().map(|i| name(*i)).collect();
+            format!(
+                "uplink {uplink} is claimed by the bridges {}; an interface can be the port of one bridge only",
+                tied.join(" and ")
+            )
+        } else {
+            format!(
+                "uplink {uplink} is also claimed by {}, in a higher-priority directory, which takes precedence; an interface can be the port of one bridge only, so this declaration is refused",
+                l.others(|i| file(i).display().to_string(), ", ")
+            )
+        };
+        if let Some(b) = bridges.get_mut(l.item) {
             b.settings = Err(ConfigError {
-                file: b.source.clone(),
+                file: file(l.item),
                 line: None,
                 key: Some("uplinks".into()),
                 message,

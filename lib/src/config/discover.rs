@@ -1,6 +1,6 @@
 //! Finding guest files in the search path: precedence, masking and drop-in directories.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
@@ -125,7 +125,7 @@ fn classify(
     disk: PathBuf,
     dir: &OpenDir,
     dir_problem: &Option<String>,
-    paths: &mut PathChecks,
+    paths: &mut perms::PathChecks,
 ) -> Entry {
     let name = disk.file_name().unwrap_or(OsStr::new(".")).to_owned();
     let broken = |logical: PathBuf, disk: PathBuf, why: String| {
@@ -226,48 +226,6 @@ fn kind_name(st: &FileStat) -> &'static str {
     }
 }
 
-/// The directories on a configuration file's resolved path, from the file's own directory up
-/// to `/` (the real one: with `OSTREE_GUESTS_ROOT` the walk goes on above the prefix), each
-/// checked once per run: most files share them.
-#[derive(Default)]
-struct PathChecks {
-    verdicts: HashMap<PathBuf, Option<String>>,
-}
-
-impl PathChecks {
-    /// For a link, the directories of its target after every link is resolved; for a plain
-    /// file, those of its directory.
-    fn problem_of_file(&mut self, disk: &Path, linked: bool) -> Option<String> {
-        let dir = if linked {
-            std::fs::canonicalize(disk).map(|p| p.parent().map(Path::to_owned).unwrap_or_default())
-        } else {
-            std::fs::canonicalize(disk.parent().unwrap_or(Path::new("/")))
-        };
-        match dir {
-            Ok(dir) => self.problem_of_dirs(&dir),
-            Err(e) => Some(format!(
-                "its resolved path cannot be checked ({}: {e})",
-                disk.display()
-            )),
-        }
-    }
-
-    fn problem_of_dirs(&mut self, dir: &Path) -> Option<String> {
-        dir.ancestors().find_map(|d| {
-            self.verdicts
-                .entry(d.to_owned())
-                .or_insert_with(|| match nix::sys::stat::lstat(d) {
-                    Ok(st) => perms::ancestor_problem(st.st_uid, st.st_mode, d),
-                    Err(e) => Some(format!(
-                        "its directory {} cannot be checked: {e}",
-                        d.display()
-                    )),
-                })
-                .clone()
-        })
-    }
-}
-
 fn dir_problem(logical: &Path, dir: &OpenDir) -> Option<String> {
     let st = fstat(dir.as_fd()).ok()?;
     perms::problem(st.st_uid, st.st_mode, logical)
@@ -303,7 +261,7 @@ pub fn discover(root: &Path) -> Discovered {
     // stem -> drop-in file name -> winning entry
     let mut dropins: BTreeMap<String, BTreeMap<String, Entry>> = BTreeMap::new();
     let mut bridges: BTreeMap<String, Entry> = BTreeMap::new();
-    let mut paths = PathChecks::default();
+    let mut paths = perms::PathChecks::default();
 
     for dir in CONFIG_DIRS {
         let disk_dir = under_root(root, dir);
@@ -379,7 +337,7 @@ fn collect_dropins(
     parent_problem: &Option<String>,
     dropins: &mut BTreeMap<String, BTreeMap<String, Entry>>,
     problems: &mut Vec<(PathBuf, String)>,
-    paths: &mut PathChecks,
+    paths: &mut perms::PathChecks,
 ) {
     let (open_dir, names) = match open_listed(disk_dir) {
         Ok(listed) => listed,

@@ -2,7 +2,8 @@
 //! a guest configuration decides what runs as root with the host's sysroot, so anyone who can
 //! write it can become root. Refused files are reported with the command that fixes them.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// Why `path`, owned by `uid` with `mode` (from `stat`), must not be trusted, or None. Owners
 /// other than root are accepted only when they are the user running us (a developer validating
@@ -43,6 +44,58 @@ pub fn ancestor_problem(uid: u32, mode: u32, dir: &Path) -> Option<String> {
             dir.display()
         )
     })
+}
+
+/// The directories on a configuration file's resolved path, from the file's own directory up
+/// to `/` (the real one: with `OSTREE_GUESTS_ROOT` the walk goes on above the prefix), each
+/// checked once per run: most files share them.
+#[derive(Default)]
+pub struct PathChecks {
+    verdicts: HashMap<PathBuf, Option<String>>,
+    /// The verdict per configuration directory, for the plain files in it (nearly all).
+    by_dir: HashMap<PathBuf, Option<String>>,
+}
+
+impl PathChecks {
+    /// For a link, the directories of its target after every link is resolved; for a plain
+    /// file, those of its directory.
+    pub fn problem_of_file(&mut self, disk: &Path, linked: bool) -> Option<String> {
+        let parent = disk.parent().unwrap_or(Path::new("/"));
+        if !linked && let Some(v) = self.by_dir.get(parent) {
+            return v.clone();
+        }
+        let dir = if linked {
+            std::fs::canonicalize(disk).map(|p| p.parent().map(Path::to_owned).unwrap_or_default())
+        } else {
+            std::fs::canonicalize(parent)
+        };
+        let verdict = match dir {
+            Ok(dir) => self.problem_of_dirs(&dir),
+            Err(e) => Some(format!(
+                "its resolved path cannot be checked ({}: {e})",
+                disk.display()
+            )),
+        };
+        if !linked {
+            self.by_dir.insert(parent.to_owned(), verdict.clone());
+        }
+        verdict
+    }
+
+    fn problem_of_dirs(&mut self, dir: &Path) -> Option<String> {
+        dir.ancestors().find_map(|d| {
+            self.verdicts
+                .entry(d.to_owned())
+                .or_insert_with(|| match nix::sys::stat::lstat(d) {
+                    Ok(st) => ancestor_problem(st.st_uid, st.st_mode, d),
+                    Err(e) => Some(format!(
+                        "its directory {} cannot be checked: {e}",
+                        d.display()
+                    )),
+                })
+                .clone()
+        })
+    }
 }
 
 #[cfg(test)]
