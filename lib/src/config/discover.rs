@@ -119,7 +119,7 @@ enum Entry {
 /// empty file, masks the name as in systemd (null_or_empty_path()); anything that cannot be
 /// read is a refused [`Source`] and still hides lower-priority files of its name, so that a
 /// broken admin file fails closed instead of silently handing the guest to a vendor file.
-/// `dir_problem` is the verdict on the directory the file was found in, `disk_dir` its path.
+/// `dir_problem` is the verdict on the directory the file was found in.
 fn classify(
     logical: PathBuf,
     disk: PathBuf,
