@@ -32,6 +32,13 @@ pub const MACHINE_NAME_TAKEN: i32 = 87;
 /// retryable.
 pub const BRIDGE_MISSING: i32 = 88;
 
+/// A source that would be bound idmapped (the guest's user namespace) lies on a file system or
+/// kernel that cannot idmap it: nspawn would fail after our exec, and retries cannot help.
+pub const IDMAP_UNSUPPORTED: i32 = 100;
+/// A `[[bind]]` source is refused where it really is: it exposes the host (its root, the
+/// physical root, /proc, a writable /boot) or, for `+/path`, does not exist in the guest.
+pub const BIND_REFUSED: i32 = 101;
+
 /// The sysroot or boot directory cannot be read in a way that waiting does not change (a
 /// symbolic link loop, a file where a directory belongs, a name too long): not retryable,
 /// unlike [`SYSROOT_UNREADABLE`], which covers what is not there or not readable *yet*.
@@ -52,6 +59,8 @@ pub const NOT_RETRYABLE: &[i32] = &[
     EXEC_FAILED,
     BOOT_ENTRIES_MALFORMED,
     MACHINE_NAME_TAKEN,
+    IDMAP_UNSUPPORTED,
+    BIND_REFUSED,
     SYSROOT_BROKEN,
 ];
 
