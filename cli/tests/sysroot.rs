@@ -248,7 +248,7 @@ fn validate_and_render() {
     fs::write(e.config("web.toml"), "# defaults\n").unwrap();
     let (out, err) = e.cli_ok(&["render", "web"], 79);
     assert!(
-        out.contains("ExecStart=/usr/libexec/ostree-guests/ostree-guest-start web"),
+        out.contains("ExecStart=/usr/libexec/ostree-guests/ostree-guest-start -- web"),
         "{out}"
     );
     assert!(err.contains("no deployment"), "{err}");

@@ -57,8 +57,18 @@ impl Failure {
 pub fn parse_args(args: &[String]) -> Result<Option<Args>, Failure> {
     let mut a = Args::default();
     let mut name = None;
+    let mut options_done = false;
     for arg in args {
         match arg.as_str() {
+            // The drop-in passes "--" before the name, so no name is ever taken for an option.
+            "--" if !options_done => options_done = true,
+            s if options_done && name.is_none() => name = Some(s.to_owned()),
+            s if options_done => {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!("unexpected argument {s}\n\n{USAGE}"),
+                ));
+            }
             "--help" | "-h" => return Ok(None),
             "--dry-run" => a.dry_run = true,
             "--no-register" => a.no_register = true,

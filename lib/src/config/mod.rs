@@ -1,6 +1,7 @@
 //! Guest configuration: discovery over the search path, per-file validation, layering of
 //! drop-ins, and the checks that need the whole picture (several keys, several guests).
 
+mod claims;
 mod discover;
 mod error;
 pub(crate) mod layer;
@@ -90,11 +91,16 @@ pub fn load(root: &Path) -> Loaded {
         ..Loaded::default()
     };
     for (name, source) in &found.bridges {
+        // Checked before reading, as for guests: a refused file is never opened.
+        let text = match &source.insecure {
+            Some(why) => Err(ConfigError::file(&source.logical, why.clone())),
+            None => read_bounded(source),
+        };
         loaded
             .bridges
-            .push(network::load_bridge(name, source, read_bounded(source)));
+            .push(network::load_bridge(name, source, text));
     }
-    network::refuse_shared_uplinks(&mut loaded.bridges);
+    claims::refuse_shared_uplinks(&mut loaded.bridges);
     network::refuse_colliding_names(&mut loaded.bridges);
     let known_bridges: BTreeMap<String, Option<PathBuf>> = loaded
         .bridges
@@ -128,7 +134,7 @@ pub fn load(root: &Path) -> Loaded {
             settings,
         });
     }
-    refuse_shared_stateroots(&mut loaded.guests);
+    claims::refuse_shared_stateroots(&mut loaded.guests);
     loaded
 }
 
@@ -583,44 +589,4 @@ pub fn isolation_warnings(c: &GuestConfig) -> Vec<String> {
         w.push("security.capabilities = [\"all\"]: the guest keeps every capability".to_owned());
     }
     w
-}
-
-/// Two guests on one stateroot would share its `/var` and step on each other's state.
-fn refuse_shared_stateroots(guests: &mut [Guest]) {
-    let mut by_stateroot: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, g) in guests.iter().enumerate() {
-        if let Ok(s) = &g.settings {
-            by_stateroot
-                .entry(s.stateroot.as_str().to_owned())
-                .or_default()
-                .push(i);
-        }
-    }
-    for (stateroot, idx) in by_stateroot.into_iter().filter(|(_, v)| v.len() > 1) {
-        let files: Vec<PathBuf> = idx
-            .iter()
-            .filter_map(|i| guests.get(*i))
-            .filter_map(|g| g.sources.first().cloned())
-            .collect();
-        for &i in &idx {
-            let Some(g) = guests.get_mut(i) else { continue };
-            let Some(own) = g.sources.first().cloned() else {
-                continue;
-            };
-            let others: Vec<String> = files
-                .iter()
-                .filter(|f| **f != own)
-                .map(|f| f.display().to_string())
-                .collect();
-            g.settings = Err(ConfigError {
-                file: own,
-                line: None,
-                key: Some("stateroot".into()),
-                message: format!(
-                    "stateroot \"{stateroot}\" is also used by {}; two guests on one stateroot would share its /var, so both are refused",
-                    others.join(", ")
-                ),
-            });
-        }
-    }
 }

@@ -105,38 +105,6 @@ pub(crate) fn load_bridge(
     }
 }
 
-/// An uplink can be a port of one bridge only; both declarations are refused.
-pub(crate) fn refuse_shared_uplinks(bridges: &mut [Bridge]) {
-    let mut owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, b) in bridges.iter().enumerate() {
-        if let Ok(c) = &b.settings {
-            for u in &c.uplinks {
-                owners.entry(u.to_string()).or_default().push(i);
-            }
-        }
-    }
-    for (uplink, idx) in owners.into_iter().filter(|(_, v)| v.len() > 1) {
-        let names: Vec<String> = idx
-            .iter()
-            .filter_map(|i| bridges.get(*i))
-            .map(|b| b.name.clone())
-            .collect();
-        for i in idx {
-            if let Some(b) = bridges.get_mut(i) {
-                b.settings = Err(ConfigError {
-                    file: b.source.clone(),
-                    line: None,
-                    key: Some("uplinks".into()),
-                    message: format!(
-                        "uplink {uplink} is claimed by the bridges {}; an interface can be the port of one bridge only",
-                        names.join(" and ")
-                    ),
-                });
-            }
-        }
-    }
-}
-
 /// The file that bridge `name` would be written to if it is also the port file of one of bridge
 /// `owner`'s uplinks: `OWNER-uplinkN` (systemd-networkd) or `OWNER-portN` (NetworkManager).
 fn port_file_of(name: &str, owner: &str) -> Option<String> {
