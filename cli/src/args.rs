@@ -39,6 +39,11 @@ GUEST, the same in both (null: unknown, or not given by an invalid configuration
   subState           systemd's SubState (\"running\", \"dead\", ...) or null
   stateroot          the OSTree stateroot
   autostart          bool: started at boot
+  privileged         bool: the configuration makes the guest's root the host's root
+                     (security.private-users in effect is \"no\")
+  runningPrivileged  bool: the running guest was started privileged (its init's uid_map is
+                     0 0 4294967295), or null while it does not run; differs from privileged
+                     until a restart applies a changed configuration
   pin                the deployment key: \"auto\", a checksum prefix or \"version:V\"
   deployment         DEPLOYMENT the guest boots next, or null (see resolveError)
   runningDeployment  {\"id\", \"stateroot\", \"checksum\", \"serial\"} of the running guest, or null
@@ -173,6 +178,14 @@ pub enum Profile {
     Kubernetes,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrivateUsers {
+    /// A user namespace with idmapped mounts: the guest's root is an unprivileged UID on the host.
+    Idmap,
+    /// Privileged: the guest's root is the host's root and can write the host's OS.
+    No,
+}
+
 /// Keys written into NAME.toml (all optional; unset keys keep their defaults).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigOpts {
@@ -206,6 +219,12 @@ pub struct ConfigOpts {
     /// Show the physical sysroot read-only inside (ostree admin status works there).
     #[arg(long)]
     pub ostree_tools: bool,
+    /// security.private-users: "idmap" runs the guest in a user namespace, its root an
+    /// unprivileged UID range on the host; "no" makes a privileged guest, whose root IS the
+    /// host's root and can remount /usr and /boot and write the host's OS: only for trusted
+    /// systems. Unset: idmap, or no with --profile kubernetes.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub private_users: Option<PrivateUsers>,
 }
 
 #[derive(Debug, Clone, Args)]

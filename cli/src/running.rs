@@ -101,3 +101,108 @@ impl Running {
         }
     }
 }
+
+/// Whether a process runs with the host's own user IDs, from its `/proc/PID/uid_map`: the
+/// initial user namespace maps all 2^32-1 IDs onto themselves (`0 0 4294967295`); a
+/// user-namespaced guest sees a shifted range. None for text that is not a uid_map.
+pub fn privileged_by_uid_map(uid_map: &str) -> Option<bool> {
+    let mut ranges = Vec::new();
+    for line in uid_map.lines().filter(|l| !l.trim().is_empty()) {
+        let nums: Vec<u64> = line
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<std::result::Result<_, _>>()
+            .ok()?;
+        let [inside, outside, count] = nums[..] else {
+            return None;
+        };
+        ranges.push((inside, outside, count));
+    }
+    match ranges[..] {
+        [] => None,
+        [(0, 0, 4_294_967_295)] => Some(true),
+        _ => Some(false),
+    }
+}
+
+/// Whether the running guest was started privileged (null while it does not run, or when its
+/// init's uid_map cannot be read).
+pub fn running_privileged(machine: &str, unit: &str) -> Option<bool> {
+    let pid = systemd::leader_pid(machine, unit)?;
+    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).ok()?;
+    privileged_by_uid_map(&map)
+}
+
+/// "privileged" or "user-namespaced", for messages.
+pub fn mode_word(privileged: bool) -> &'static str {
+    if privileged {
+        "privileged"
+    } else {
+        "user-namespaced"
+    }
+}
+
+/// What `status` says when the running guest's mode is not what its configuration gives now
+/// (`security.private-users` or a setting that implies it changed since the start).
+pub fn mode_mismatch(
+    configured: Option<bool>,
+    running: Option<bool>,
+    unit: &str,
+) -> Option<String> {
+    let (c, r) = (configured?, running?);
+    (c != r).then(|| {
+        format!(
+            "running {}, configuration says {}: restart to apply (`systemctl restart {unit}`)",
+            mode_word(r),
+            mode_word(c)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_maps_tell_privileged_from_user_namespaced() {
+        // The initial namespace, as the kernel formats it (right-aligned columns).
+        assert_eq!(
+            privileged_by_uid_map("         0          0 4294967295\n"),
+            Some(true)
+        );
+        // nspawn --private-users=pick: a 64K range at a picked base.
+        assert_eq!(
+            privileged_by_uid_map("         0 1879048192      65536\n"),
+            Some(false)
+        );
+        // Identity but not the whole range, and several ranges: still a user namespace.
+        assert_eq!(privileged_by_uid_map("0 0 65536\n"), Some(false));
+        assert_eq!(
+            privileged_by_uid_map("0 100000 1000\n1000 1000 1\n"),
+            Some(false)
+        );
+        assert_eq!(privileged_by_uid_map(""), None);
+        assert_eq!(privileged_by_uid_map("0 0\n"), None);
+        assert_eq!(privileged_by_uid_map("a b c\n"), None);
+    }
+
+    #[test]
+    fn a_mode_change_needs_a_restart() {
+        let u = "systemd-nspawn@web.service";
+        let m = mode_mismatch(Some(false), Some(true), u).unwrap();
+        assert_eq!(
+            m,
+            "running privileged, configuration says user-namespaced: restart to apply (`systemctl restart systemd-nspawn@web.service`)"
+        );
+        let m = mode_mismatch(Some(true), Some(false), u).unwrap();
+        assert!(
+            m.starts_with("running user-namespaced, configuration says privileged"),
+            "{m}"
+        );
+        assert_eq!(mode_mismatch(Some(true), Some(true), u), None);
+        assert_eq!(mode_mismatch(Some(false), Some(false), u), None);
+        // Not running, or an invalid configuration: nothing to compare.
+        assert_eq!(mode_mismatch(Some(true), None, u), None);
+        assert_eq!(mode_mismatch(None, Some(true), u), None);
+    }
+}

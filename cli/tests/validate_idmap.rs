@@ -37,7 +37,10 @@ fn validate_warns_about_a_ramfs_bind_source() {
             .arg(&file)
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, err) = validate("");
     let (privileged_code, privileged_err) = validate("[security]\nprivate-users = \"no\"\n");

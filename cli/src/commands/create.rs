@@ -5,7 +5,7 @@ use std::fs;
 use ostree_guests::config::{self, Settings};
 use ostree_guests::deployment::{self, Pin};
 
-use crate::args::{ConfigOpts, CreateArgs, NetworkMode, OptSource, Profile};
+use crate::args::{ConfigOpts, CreateArgs, NetworkMode, OptSource, PrivateUsers, Profile};
 use crate::exit::{Failure, GUEST_EXISTS, Result, USAGE};
 use crate::files::{self, toml_string};
 use crate::progress;
@@ -65,6 +65,16 @@ pub(crate) fn config_text(c: &ConfigOpts) -> String {
     }
     if let Some(m) = &c.memory_max {
         top.push_str(&format!("\n[resources]\nmemory-max = {}\n", toml_string(m)));
+    }
+    if let Some(p) = c.private_users {
+        let p = match p {
+            PrivateUsers::Idmap => "idmap",
+            PrivateUsers::No => "no",
+        };
+        top.push_str(&format!(
+            "\n[security]\nprivate-users = {}\n",
+            toml_string(p)
+        ));
     }
     top
 }
