@@ -87,7 +87,7 @@ pub enum Command {
     /// Create a guest: initialise its stateroot, deploy a commit (not as the host's default) and
     /// write /etc/ostree-guests.d/NAME.toml.
     #[command(
-        after_long_help = "Examples:\n  ostree-guests create web --ref fedora/x86_64/iot/stable --port 8080:80\n  ostree-guests create k3s --ref fedora:fedora/x86_64/iot/stable --profile kubernetes --no-autostart\n\nRe-running with the same arguments changes nothing; a different configuration needs --force."
+        after_long_help = "Examples:\n  ostree-guests create web --ref fedora/x86_64/iot/stable --port 8080:80\n  ostree-guests create k3s --ref fedora:fedora/x86_64/iot/stable --profile kubernetes --no-autostart\n\nWithout configuration options, an existing configuration of NAME (e.g. /etc/ostree-guests.d/NAME.toml written by Butane) is used as it is: create makes the stateroot and deployment it describes and never rewrites it. Re-running with the same arguments changes nothing; configuration options that differ from an existing file need --force."
     )]
     Create(CreateArgs),
     /// Deploy a new commit for the guest and make it the one the guest runs (restarting it if
@@ -186,8 +186,9 @@ pub enum PrivateUsers {
     No,
 }
 
-/// Keys written into NAME.toml (all optional; unset keys keep their defaults).
-#[derive(Debug, Clone, Default, Args)]
+/// Keys written into NAME.toml (all optional; unset keys keep their defaults). None given and
+/// a configuration exists: `create` deploys what that configuration says and leaves it alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 pub struct ConfigOpts {
     /// OSTree stateroot (default: NAME).
     #[arg(long, value_parser = not_an_option)]

@@ -117,3 +117,66 @@ fn privileged_guests_are_created_on_request_and_shown() {
     assert_eq!(v["privileged"], true);
     assert_eq!(v["runningPrivileged"], Value::Null);
 }
+
+/// A configuration written before the guest exists (Butane on CoreOS): `create` without
+/// configuration options makes what it describes and never rewrites it.
+#[test]
+fn create_adopts_an_existing_configuration() {
+    skip_unless_possible!("create_adopts_an_existing_configuration");
+    let mut e = Env::new();
+    let c1 = e.commit("guest/x86_64", "g1");
+    fs::create_dir_all(e.config("")).unwrap();
+    // Butane's bytes: no trailing comment of ours, its own layout and a stateroot of its own.
+    let butane = "profile = \"kubernetes\"\nstateroot = \"k3s-root\"\n[network]\nmode = \"veth\"\nports = [\"tcp:6443:6443\"]\n";
+    fs::write(e.config("k3s.toml"), butane).unwrap();
+    let mtime = || {
+        fs::metadata(e.config("k3s.toml"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before = mtime();
+
+    let (out, err) = e.cli_ok(&["create", "k3s", "--ref", "guest/x86_64"], 0);
+    assert_eq!(fs::read(e.config("k3s.toml")).unwrap(), butane.as_bytes());
+    assert_eq!(mtime(), before, "the file must not even be rewritten");
+    assert!(
+        err.contains("using the existing configuration /etc/ostree-guests.d/k3s.toml"),
+        "{err}"
+    );
+    assert!(
+        out.contains("k3s: stateroot k3s-root") && out.contains("/etc/ostree-guests.d/k3s.toml"),
+        "{out}"
+    );
+    assert_eq!(e.resolved("k3s-root").unwrap().checksum, c1);
+    assert!(e.status().iter().all(|r| r.stateroot != "k3s"));
+    assert_eq!(e.status()[0].stateroot, "host");
+    // Again: nothing changes.
+    let st = e.status();
+    e.cli_ok(&["create", "k3s", "--ref", "guest/x86_64"], 0);
+    assert_eq!(e.status(), st);
+    assert_eq!(fs::read(e.config("k3s.toml")).unwrap(), butane.as_bytes());
+
+    // Configuration options with an existing file still need --force.
+    let (_, err) = e.cli_ok(
+        &["create", "k3s", "--ref", "guest/x86_64", "--no-autostart"],
+        91,
+    );
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(fs::read(e.config("k3s.toml")).unwrap(), butane.as_bytes());
+
+    // A vendor file is adopted in place: nothing is written to /etc.
+    let vendor = e.root.join("usr/lib/ostree-guests.d");
+    fs::create_dir_all(&vendor).unwrap();
+    fs::write(vendor.join("db.toml"), "description = \"vendor db\"\n").unwrap();
+    let (out, _) = e.cli_ok(&["create", "db", "--ref", "guest/x86_64"], 0);
+    assert!(out.contains("/usr/lib/ostree-guests.d/db.toml"), "{out}");
+    assert!(!e.config("db.toml").exists());
+    assert_eq!(e.resolved("db").unwrap().checksum, c1);
+
+    // An invalid existing file is not guessed around: 78, and no stateroot appears.
+    fs::write(e.config("bad.toml"), "autostart = 3\n").unwrap();
+    let (_, err) = e.cli_ok(&["create", "bad", "--ref", "guest/x86_64"], 78);
+    assert!(err.contains("bad.toml:1: autostart"), "{err}");
+    assert!(!e.path("ostree/deploy/bad").exists());
+}
