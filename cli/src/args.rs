@@ -9,11 +9,14 @@ use crate::complete::guest_names;
 
 const EXAMPLES: &str = "\
 Examples:
-  ostree-guests create web --ref fedora/x86_64/iot/stable
+  ostree-guests create web --ref fedora/x86_64/iot/stable --now   # and start it
+  ostree-guests create web --ref fedora/x86_64/iot/stable   # then:
   systemctl daemon-reload && systemctl start systemd-nspawn@web.service
   ostree-guests list
+  ostree-guests disable web && ostree-guests enable web   # autostart off / on
   ostree-guests upgrade web                 # the ref the guest was deployed from
   ostree-guests upgrade web --commit 3f2a9c01...  # or a given commit
+  ostree-guests upgrade --all --check       # 0: an update is available, 77: none
   ostree-guests rollback web
   ostree-guests pin web && ostree-guests unpin web
   ostree-guests status web --json
@@ -59,6 +62,8 @@ DEPLOYMENT: id (CHECKSUM.SERIAL), checksum, serial, index (0 is the host's defau
 Within v1 fields are only added, never renamed, removed or retyped: ignore unknown fields.
 An incompatible change comes as apiVersion ostree-guests/v2.";
 
+const AUTOSTART_HELP: &str = "The guest's main file is never edited. Neither verb starts or stops the guest now (`systemctl start|stop systemd-nspawn@NAME.service` does). A drop-in that sorts after 50-autostart.toml and sets autostart wins over ours: then nothing is changed and the exit status is 111, naming that file. Without systemd running, the daemon-reload is skipped.\n\nExamples:\n  ostree-guests disable web\n  ostree-guests enable web";
+
 fn epilog() -> String {
     format!("{EXAMPLES}\n{}", crate::exit::HELP_TABLE)
 }
@@ -93,7 +98,7 @@ pub enum Command {
     /// Deploy a new commit for the guest and make it the one the guest runs (restarting it if
     /// it runs).
     #[command(
-        after_long_help = "Examples:\n  ostree-guests upgrade web\n  ostree-guests upgrade web --ref fedora/x86_64/iot/testing --keep 3"
+        after_long_help = "Examples:\n  ostree-guests upgrade web\n  ostree-guests upgrade web --ref fedora/x86_64/iot/testing --keep 3\n  ostree-guests upgrade --all\n  ostree-guests upgrade web --check && echo update available\n\nWith --check nothing is deployed: exit 0 when an update is available, 77 when there is none (as `rpm-ostree upgrade --check`), another status on failure. A REMOTE:REF is fetched as commit metadata only.\n\n--all upgrades every configured guest from the ref it was deployed from, one after the other; a guest whose stateroot has no deployment yet, or that was deployed from a bare commit, is skipped with a note. It goes on after a failure and then exits with the first failure's status."
     )]
     Upgrade(UpgradeArgs),
     /// Return the guest to its previous deployment.
@@ -123,6 +128,14 @@ pub enum Command {
     Pin(PinArgs),
     /// Undo `pin`: remove the drop-in and `ostree admin pin --unpin` the deployment.
     Unpin(NameArg),
+    /// Start the guest at boot: autostart = true in the drop-in
+    /// /etc/ostree-guests.d/NAME.toml.d/50-autostart.toml, then `systemctl daemon-reload`.
+    #[command(after_long_help = AUTOSTART_HELP)]
+    Enable(NameArg),
+    /// Do not start the guest at boot: autostart = false in the drop-in
+    /// /etc/ostree-guests.d/NAME.toml.d/50-autostart.toml, then `systemctl daemon-reload`.
+    #[command(after_long_help = AUTOSTART_HELP)]
+    Disable(NameArg),
     /// Print a shell completion script (subcommands, options and the configured guests' names).
     #[command(
         after_long_help = "The script registers ostree-guests itself as the completer: each TAB runs it with OSTREE_GUESTS_COMPLETE=SHELL, so guest names are those configured at that moment.\n\nExamples:\n  ostree-guests completions bash > /usr/share/bash-completion/completions/ostree-guests\n  ostree-guests completions zsh > /usr/share/zsh/site-functions/_ostree-guests\n  ostree-guests completions fish > /usr/share/fish/vendor_completions.d/ostree-guests.fish"
@@ -152,7 +165,7 @@ pub struct Source {
     pub commit: Option<String>,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 #[group(required = false, multiple = false)]
 pub struct OptSource {
     /// Deploy this ref ([REMOTE:]REF) instead of the one the guest was deployed from.
@@ -247,6 +260,10 @@ pub struct CreateArgs {
     /// Replace an existing configuration of that name.
     #[arg(long)]
     pub force: bool,
+    /// Then run `systemctl daemon-reload` and start the guest's unit (status 93 if systemd is
+    /// not running or the start fails; the guest is created either way).
+    #[arg(long)]
+    pub now: bool,
     #[command(flatten)]
     pub keep: KeepArg,
 }
@@ -254,8 +271,19 @@ pub struct CreateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct UpgradeArgs {
     /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
-    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
-    pub name: String,
+    #[arg(
+        value_name = "NAME",
+        add = ArgValueCompleter::new(guest_names),
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub name: Option<String>,
+    /// Every configured guest, each from the ref it was deployed from.
+    #[arg(long, conflicts_with_all = ["refspec", "commit"])]
+    pub all: bool,
+    /// Only say whether an update is available; deploy nothing (exit 0: available, 77: none).
+    #[arg(long)]
+    pub check: bool,
     #[command(flatten)]
     pub source: OptSource,
     #[command(flatten)]

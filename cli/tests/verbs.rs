@@ -180,3 +180,200 @@ fn create_adopts_an_existing_configuration() {
     assert!(err.contains("bad.toml:1: autostart"), "{err}");
     assert!(!e.path("ostree/deploy/bad").exists());
 }
+
+/// Without systemd (the test machines) `--now` creates the guest and then says it could not
+/// start it, with the command to run on the booted host.
+#[test]
+fn create_now_needs_systemd_and_keeps_what_it_made() {
+    skip_unless_possible!("create_now_needs_systemd_and_keeps_what_it_made");
+    let mut e = Env::new();
+    let c1 = e.commit("guest/x86_64", "g1");
+    let (out, err) = e.cli_ok(&["create", "web", "--ref", "guest/x86_64", "--now"], 93);
+    assert!(
+        err.contains("web is created but not started: systemd is not running")
+            && err
+                .contains("systemctl daemon-reload && systemctl start systemd-nspawn@web.service"),
+        "{err}"
+    );
+    assert!(out.contains("web: stateroot web"), "{out}");
+    assert!(e.config("web.toml").is_file());
+    assert_eq!(e.resolved("web").unwrap().checksum, c1);
+}
+
+#[test]
+fn enable_and_disable_switch_autostart_through_a_dropin() {
+    skip_unless_possible!("enable_and_disable_switch_autostart_through_a_dropin");
+    let mut e = Env::new();
+    e.commit("guest/x86_64", "g1");
+    e.cli_ok(&["create", "web", "--ref", "guest/x86_64"], 0);
+    let main = fs::read(e.config("web.toml")).unwrap();
+    let dropin = e.config("web.toml.d/50-autostart.toml");
+    let autostart = |e: &Env| {
+        let (out, _) = e.cli_ok(&["status", "web", "--json"], 0);
+        parse(&out)["autostart"].clone()
+    };
+    assert_eq!(autostart(&e), true);
+
+    let (out, err) = e.cli_ok(&["disable", "web"], 0);
+    assert!(
+        out.contains("web: autostart off (/etc/ostree-guests.d/web.toml.d/50-autostart.toml)"),
+        "{out}"
+    );
+    assert!(err.contains("daemon-reload` skipped"), "{err}");
+    assert!(
+        fs::read_to_string(&dropin)
+            .unwrap()
+            .contains("\nautostart = false\n")
+    );
+    assert_eq!(autostart(&e), false);
+    assert_eq!(
+        fs::read(e.config("web.toml")).unwrap(),
+        main,
+        "main file edited"
+    );
+    e.cli_ok(&["disable", "web"], 0);
+    assert_eq!(autostart(&e), false);
+    e.cli_ok(&["enable", "web"], 0);
+    assert_eq!(autostart(&e), true);
+    assert_eq!(
+        fs::read(e.config("web.toml")).unwrap(),
+        main,
+        "main file edited"
+    );
+
+    // An admin's later drop-in decides: refused with 111, naming it, and ours is as it was.
+    let before = fs::read(&dropin).unwrap();
+    fs::write(e.config("web.toml.d/60-admin.toml"), "autostart = true\n").unwrap();
+    let (_, err) = e.cli_ok(&["disable", "web"], 111);
+    assert!(
+        err.contains("/etc/ostree-guests.d/web.toml.d/60-admin.toml sets autostart"),
+        "{err}"
+    );
+    assert_eq!(fs::read(&dropin).unwrap(), before);
+    assert_eq!(autostart(&e), true);
+    fs::remove_file(e.config("web.toml.d/60-admin.toml")).unwrap();
+
+    // Unknown and invalid guests.
+    e.cli_ok(&["enable", "nope"], 78);
+    fs::write(e.config("bad.toml"), "autostart = 3\n").unwrap();
+    e.cli_ok(&["disable", "bad"], 78);
+    assert!(!e.config("bad.toml.d").exists());
+
+    // remove takes our drop-in along.
+    e.cli_ok(&["remove", "web"], 0);
+    assert!(!dropin.exists() && !e.config("web.toml.d").exists());
+}
+
+#[test]
+fn upgrade_check_reports_without_deploying() {
+    skip_unless_possible!("upgrade_check_reports_without_deploying");
+    let mut e = Env::new();
+    let c1 = e.commit("guest/x86_64", "g1");
+    e.cli_ok(&["create", "web", "--ref", "guest/x86_64"], 0);
+    let (out, err) = e.cli_ok(&["upgrade", "web", "--check"], 77);
+    assert!(out.contains("web: no update (guest/x86_64 is at"), "{out}");
+    assert!(
+        !err.contains("ostree-guests: \n"),
+        "an empty error line: {err}"
+    );
+    let c2 = e.commit("guest/x86_64", "g2");
+    let st = e.status();
+    let (out, _) = e.cli_ok(&["upgrade", "web", "--check"], 0);
+    assert!(
+        out.contains(&format!(
+            "web: update available: {}.0 (version g1) -> {} (guest/x86_64)",
+            &c1[..12],
+            &c2[..12]
+        )),
+        "{out}"
+    );
+    assert_eq!(e.status(), st, "--check deployed something");
+    assert_eq!(e.resolved("web").unwrap().checksum, c1);
+    // --check of a given commit: the one it runs is no update.
+    e.cli_ok(&["upgrade", "web", "--check", "--commit", &c1], 77);
+    e.cli_ok(&["upgrade", "web"], 0);
+    assert_eq!(e.resolved("web").unwrap().checksum, c2);
+    e.cli_ok(&["upgrade", "web", "--check"], 77);
+
+    // A pinned guest: an update is a commit not deployed yet (it stays on its pin).
+    e.cli_ok(&["pin", "web"], 0);
+    e.cli_ok(&["upgrade", "web", "--check"], 77);
+    e.commit("guest/x86_64", "g3");
+    e.cli_ok(&["upgrade", "web", "--check"], 0);
+    e.cli_ok(&["upgrade", "web"], 0);
+    let (out, _) = e.cli_ok(&["upgrade", "web", "--check"], 77);
+    assert!(out.contains("stays on its pinned deployment"), "{out}");
+
+    // A REMOTE:REF is followed through the remote (a local archive repository here).
+    let remote = e.sysroot.parent().unwrap().join("remote-repo");
+    let rrepo = format!("--repo={}", remote.display());
+    e.ostree(&[&rrepo, "init", "--mode=archive"]);
+    let url = format!("file://{}", remote.display());
+    e.ostree(&[
+        &e.repo_arg(),
+        "remote",
+        "add",
+        "--no-gpg-verify",
+        "rem",
+        &url,
+    ]);
+    let sysrepo = format!("{}/ostree/repo", e.sysroot_str());
+    let publish = |e: &mut Env, v: &str| {
+        let c = e.commit("pub/x86_64", v);
+        e.ostree(&[&rrepo, "pull-local", &sysrepo, "pub/x86_64"]);
+        c
+    };
+    let p1 = publish(&mut e, "p1");
+    e.cli_ok(&["create", "db", "--ref", "rem:pub/x86_64"], 0);
+    assert_eq!(e.resolved("db").unwrap().checksum, p1);
+    e.cli_ok(&["upgrade", "db", "--check"], 77);
+    let p2 = publish(&mut e, "p2");
+    let st = e.status();
+    let (out, err) = e.cli_ok(&["upgrade", "db", "--check"], 0);
+    assert!(err.contains("commit-metadata-only"), "{err}");
+    assert!(out.contains(&p2[..12]), "{out}");
+    assert_eq!(e.status(), st);
+    e.cli_ok(&["upgrade", "db"], 0);
+    assert_eq!(e.resolved("db").unwrap().checksum, p2);
+}
+
+#[test]
+fn upgrade_all_goes_through_every_guest() {
+    skip_unless_possible!("upgrade_all_goes_through_every_guest");
+    let mut e = Env::new();
+    e.commit("guest/x86_64", "g1");
+    e.commit("other/x86_64", "o1");
+    e.cli_ok(&["create", "web", "--ref", "guest/x86_64"], 0);
+    e.cli_ok(&["create", "db", "--ref", "other/x86_64"], 0);
+    // Configured but not created yet: skipped, not a failure.
+    fs::write(e.config("later.toml"), "# not created yet\n").unwrap();
+    let (out, _) = e.cli_ok(&["upgrade", "--all", "--check"], 77);
+    assert!(
+        out.contains("later: skipped: stateroot later has no deployment"),
+        "{out}"
+    );
+    let g2 = e.commit("guest/x86_64", "g2");
+    let (out, _) = e.cli_ok(&["upgrade", "--all", "--check"], 0);
+    assert!(
+        out.contains("web: update available") && out.contains("db: no update"),
+        "{out}"
+    );
+    let o2 = e.commit("other/x86_64", "o2");
+    e.cli_ok(&["upgrade", "--all"], 0);
+    assert_eq!(e.resolved("web").unwrap().checksum, g2);
+    assert_eq!(e.resolved("db").unwrap().checksum, o2);
+    assert_eq!(e.status()[0].stateroot, "host");
+    e.cli_ok(&["upgrade", "--all", "--check"], 77);
+
+    // An invalid guest fails (78) but the others are still upgraded.
+    fs::write(e.config("bad.toml"), "autostart = 3\n").unwrap();
+    let g3 = e.commit("guest/x86_64", "g3");
+    let (_, err) = e.cli_ok(&["upgrade", "--all"], 78);
+    assert!(err.contains("1 of 4 guest(s) failed: bad (78)"), "{err}");
+    assert_eq!(e.resolved("web").unwrap().checksum, g3);
+
+    // Usage: a name or --all, and --all takes no ref.
+    e.cli_ok(&["upgrade"], 64);
+    e.cli_ok(&["upgrade", "web", "--all"], 64);
+    e.cli_ok(&["upgrade", "--all", "--ref", "guest/x86_64"], 64);
+}

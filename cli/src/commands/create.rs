@@ -6,10 +6,11 @@ use ostree_guests::config::{self, Settings};
 use ostree_guests::deployment::{self, Pin};
 
 use crate::args::{ConfigOpts, CreateArgs, NetworkMode, OptSource, PrivateUsers, Profile};
-use crate::exit::{CONFIG_INVALID, Failure, GUEST_EXISTS, Result, USAGE};
+use crate::exit::{CONFIG_INVALID, Failure, GUEST_EXISTS, Result, SYSTEMD_FAILED, USAGE};
 use crate::files::{self, toml_string};
 use crate::progress;
 use crate::sysroot::{Host, Id, Running};
+use crate::systemd;
 
 use super::{claims, parse_name, resolve_target, short};
 
@@ -250,9 +251,26 @@ pub fn run(a: &CreateArgs) -> Result<()> {
         d.label(),
         shown.display()
     );
-    println!(
-        "Next: systemctl daemon-reload && systemctl start systemd-nspawn@{name}.service   (or: machinectl start {name})"
-    );
+    let unit = name_unit(name);
+    if !a.now {
+        println!(
+            "Next: systemctl daemon-reload && systemctl start {unit}   (or: machinectl start {name})"
+        );
+        return Ok(());
+    }
+    if !systemd::available() {
+        return Err(Failure::new(
+            SYSTEMD_FAILED,
+            format!(
+                "{name} is created but not started: systemd is not running here (no /run/systemd/system); on the booted host run `systemctl daemon-reload && systemctl start {unit}`"
+            ),
+        ));
+    }
+    // The generator writes the guest's drop-in only at a reload; without it the stock
+    // template would boot /var/lib/machines/NAME instead.
+    systemd::daemon_reload()?;
+    systemd::start(&unit)?;
+    println!("{name}: started {unit}");
     Ok(())
 }
 
