@@ -98,7 +98,7 @@ pub enum Command {
     /// Deploy a new commit for the guest and make it the one the guest runs (restarting it if
     /// it runs).
     #[command(
-        after_long_help = "Examples:\n  ostree-guests upgrade web\n  ostree-guests upgrade web --ref fedora/x86_64/iot/testing --keep 3\n  ostree-guests upgrade --all\n  ostree-guests upgrade web --check && echo update available\n\nWith --check nothing is deployed: exit 0 when an update is available, 77 when there is none (as `rpm-ostree upgrade --check`), another status on failure. A REMOTE:REF is fetched as commit metadata only.\n\n--all upgrades every configured guest from the ref it was deployed from, one after the other; a guest whose stateroot has no deployment yet, or that was deployed from a bare commit, is skipped with a note. It goes on after a failure and then exits with the first failure's status."
+        after_long_help = "Examples:\n  ostree-guests upgrade web\n  ostree-guests upgrade web --ref fedora/x86_64/iot/testing --keep 3\n  ostree-guests upgrade --all\n  ostree-guests upgrade web --check && echo update available\n\nWith --check nothing is deployed: exit 0 when an update is available, 77 when there is none (as `rpm-ostree upgrade --check`), another status on failure. A REMOTE:REF is fetched as commit metadata only.\n\n--all upgrades every configured guest from the ref it was deployed from, one after the other; a guest whose stateroot has no deployment yet, or that was deployed from a bare commit, is skipped with a note. It goes on after a failure and then exits with the first failure's status.\n\n--auto does the same for the guests with auto-update = true only. ostree-guests-auto-update.timer (daily, off until `systemctl enable --now ostree-guests-auto-update.timer`) runs it through ostree-guests-auto-update.service."
     )]
     Upgrade(UpgradeArgs),
     /// Return the guest to its previous deployment.
@@ -274,13 +274,17 @@ pub struct UpgradeArgs {
     #[arg(
         value_name = "NAME",
         add = ArgValueCompleter::new(guest_names),
-        required_unless_present = "all",
-        conflicts_with = "all"
+        required_unless_present_any = ["all", "auto"],
+        conflicts_with_all = ["all", "auto"]
     )]
     pub name: Option<String>,
     /// Every configured guest, each from the ref it was deployed from.
-    #[arg(long, conflicts_with_all = ["refspec", "commit"])]
+    #[arg(long, conflicts_with_all = ["refspec", "commit", "auto"])]
     pub all: bool,
+    /// Like --all, but only guests with auto-update = true (what
+    /// ostree-guests-auto-update.timer runs); invalid configurations are skipped with a warning.
+    #[arg(long, conflicts_with_all = ["refspec", "commit"])]
+    pub auto: bool,
     /// Only say whether an update is available; deploy nothing (exit 0: available, 77: none).
     #[arg(long)]
     pub check: bool,

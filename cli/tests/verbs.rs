@@ -377,3 +377,54 @@ fn upgrade_all_goes_through_every_guest() {
     e.cli_ok(&["upgrade", "web", "--all"], 64);
     e.cli_ok(&["upgrade", "--all", "--ref", "guest/x86_64"], 64);
 }
+
+#[test]
+fn upgrade_auto_takes_only_guests_that_ask_for_it() {
+    skip_unless_possible!("upgrade_auto_takes_only_guests_that_ask_for_it");
+    let mut e = Env::new();
+    let g1 = e.commit("guest/x86_64", "g1");
+    fs::create_dir_all(e.config("")).unwrap();
+    fs::write(e.config("web.toml"), "auto-update = true\n").unwrap();
+    e.cli_ok(&["create", "web", "--ref", "guest/x86_64"], 0);
+    e.cli_ok(&["create", "db", "--ref", "guest/x86_64"], 0);
+    e.cli_ok(&["upgrade", "--auto", "--check"], 77);
+    let g2 = e.commit("guest/x86_64", "g2");
+    fs::write(e.config("bad.toml"), "auto-update = 3\n").unwrap();
+    let (out, err) = e.cli_ok(&["upgrade", "--auto", "--check"], 0);
+    assert!(
+        out.contains("web: update available") && !out.contains("db"),
+        "{out}"
+    );
+    assert!(
+        err.contains("bad: skipped, its configuration is invalid"),
+        "{err}"
+    );
+    e.cli_ok(&["upgrade", "--auto"], 0);
+    assert_eq!(e.resolved("web").unwrap().checksum, g2);
+    assert_eq!(e.resolved("db").unwrap().checksum, g1, "db did not ask");
+    e.cli_ok(&["upgrade", "--auto", "--check"], 77);
+    e.cli_ok(&["upgrade", "--auto", "--all"], 64);
+    e.cli_ok(&["upgrade", "web", "--auto"], 64);
+}
+
+/// The shipped units run a command line the parser accepts, and the timer is opt-in.
+#[test]
+fn auto_update_units_run_a_valid_command() {
+    use clap::Parser as _;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../units");
+    let service = fs::read_to_string(dir.join("ostree-guests-auto-update.service")).unwrap();
+    let exec = service
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    let argv: Vec<&str> = exec.split_whitespace().collect();
+    assert_eq!(argv[0], "/usr/bin/ostree-guests");
+    assert!(argv.contains(&"--auto"), "{exec}");
+    ostree_guests_cli::args::Cli::try_parse_from(&argv).unwrap();
+    assert!(
+        !service.contains("[Install]"),
+        "static: the timer starts it"
+    );
+    let timer = fs::read_to_string(dir.join("ostree-guests-auto-update.timer")).unwrap();
+    assert!(timer.contains("OnCalendar=") && timer.contains("WantedBy=timers.target"));
+}

@@ -116,8 +116,8 @@ fn plan(
 pub fn upgrade(a: &UpgradeArgs) -> Result<()> {
     let loaded = load();
     let keep = usize::from(a.keep.keep);
-    let Some(name) = a.name.as_deref().filter(|_| !a.all) else {
-        return all(&loaded, a.check, keep);
+    let Some(name) = a.name.as_deref().filter(|_| !a.all && !a.auto) else {
+        return all(&loaded, a.check, keep, a.auto);
     };
     let guest = find_guest(&loaded, name)?;
     let host = Host::from_env();
@@ -174,14 +174,38 @@ fn report_check(guest: &Guest, plan: &Plan) -> Result<bool> {
     Ok(available)
 }
 
-/// `upgrade --all [--check]`: every guest in turn under one lock; a failure is reported and
-/// the others still go.
-fn all(loaded: &Loaded, check: bool, keep: usize) -> Result<()> {
+/// `upgrade --all|--auto [--check]`: every guest (with `--auto` those with auto-update = true)
+/// in turn under one lock; a failure is reported and the others still go.
+fn all(loaded: &Loaded, check: bool, keep: usize, only_auto: bool) -> Result<()> {
     for e in &loaded.unnamed {
         progress::warn(&e.to_string());
     }
-    if loaded.guests.is_empty() {
-        println!("no guests configured");
+    // A timer runs --auto: one guest's broken file must not fail every run for the others,
+    // and whether it asked for updates is unknown anyway.
+    let guests: Vec<&Guest> = loaded
+        .guests
+        .iter()
+        .filter(|g| match &g.settings {
+            Ok(s) => !only_auto || s.config.auto_update,
+            Err(e) if only_auto => {
+                progress::warn(&format!(
+                    "{}: skipped, its configuration is invalid: {e}",
+                    g.name
+                ));
+                false
+            }
+            Err(_) => true,
+        })
+        .collect();
+    if guests.is_empty() {
+        println!(
+            "{}",
+            if only_auto {
+                "no guest has auto-update = true"
+            } else {
+                "no guests configured"
+            }
+        );
         return if check {
             Err(Failure::silent(NO_UPDATE))
         } else {
@@ -192,7 +216,7 @@ fn all(loaded: &Loaded, check: bool, keep: usize) -> Result<()> {
     let _lock = host.lock()?;
     let mut failed: Vec<(String, Failure)> = Vec::new();
     let mut available = false;
-    for guest in &loaded.guests {
+    for guest in guests.iter().copied() {
         let result = (|| {
             let plan = plan(&host, loaded, guest, &OptSource::default(), check)?;
             if check {
@@ -219,7 +243,7 @@ fn all(loaded: &Loaded, check: bool, keep: usize) -> Result<()> {
             format!(
                 "{} of {} guest(s) failed: {}; the exit status is the first one's",
                 failed.len(),
-                loaded.guests.len(),
+                guests.len(),
                 names.join(", ")
             ),
         ));
