@@ -352,6 +352,8 @@ fn upgrade_all_goes_through_every_guest() {
         out.contains("later: skipped: stateroot later has no deployment"),
         "{out}"
     );
+    // Named on its own, the same guest is an error, not "no update".
+    e.cli_ok(&["upgrade", "later", "--check"], 79);
     let g2 = e.commit("guest/x86_64", "g2");
     let (out, _) = e.cli_ok(&["upgrade", "--all", "--check"], 0);
     assert!(

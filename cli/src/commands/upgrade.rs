@@ -123,6 +123,10 @@ pub fn upgrade(a: &UpgradeArgs) -> Result<()> {
     let host = Host::from_env();
     let _lock = host.lock()?;
     let plan = plan(&host, &loaded, guest, &a.source, a.check)?;
+    // A guest named on its own that cannot be upgraded is an error, also for --check.
+    if let Plan::Skip(f) = plan {
+        return Err(f);
+    }
     if a.check {
         return if report_check(guest, &plan)? {
             Ok(())
