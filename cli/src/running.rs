@@ -102,10 +102,9 @@ impl Running {
     }
 }
 
-/// Whether a process runs with the host's own user IDs, from its `/proc/PID/uid_map`: the
-/// initial user namespace maps all 2^32-1 IDs onto themselves (`0 0 4294967295`); a
-/// user-namespaced guest sees a shifted range. None for text that is not a uid_map.
-pub fn privileged_by_uid_map(uid_map: &str) -> Option<bool> {
+/// The ranges of a `/proc/PID/uid_map` (`INSIDE OUTSIDE COUNT` per line); None for text that
+/// is not one.
+fn uid_ranges(uid_map: &str) -> Option<Vec<(u64, u64, u64)>> {
     let mut ranges = Vec::new();
     for line in uid_map.lines().filter(|l| !l.trim().is_empty()) {
         let nums: Vec<u64> = line
@@ -118,11 +117,21 @@ pub fn privileged_by_uid_map(uid_map: &str) -> Option<bool> {
         };
         ranges.push((inside, outside, count));
     }
-    match ranges[..] {
-        [] => None,
-        [(0, 0, 4_294_967_295)] => Some(true),
-        _ => Some(false),
-    }
+    (!ranges.is_empty()).then_some(ranges)
+}
+
+/// The initial user namespace's map: every ID onto itself.
+const INITIAL_UID_MAP: &str = "0 0 4294967295";
+
+/// Whether a guest's init runs in our own user namespace (privileged), from its uid_map and
+/// ours (`/proc/self/uid_map`). The kernel shows a process of our namespace with our own map
+/// (`0 0 4294967295` on a host, a shifted one when the host itself is a user-namespaced
+/// container) and a process of a child namespace with its range as seen from ours. None for
+/// text that is not a uid_map.
+pub fn privileged_by_uid_map(guest: &str, own: &str) -> Option<bool> {
+    let guest = uid_ranges(guest)?;
+    let own = uid_ranges(own).or_else(|| uid_ranges(INITIAL_UID_MAP))?;
+    Some(guest == own)
 }
 
 /// Whether the running guest was started privileged (null while it does not run, or when its
@@ -130,7 +139,8 @@ pub fn privileged_by_uid_map(uid_map: &str) -> Option<bool> {
 pub fn running_privileged(machine: &str, unit: &str) -> Option<bool> {
     let pid = systemd::leader_pid(machine, unit)?;
     let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).ok()?;
-    privileged_by_uid_map(&map)
+    let own = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    privileged_by_uid_map(&map, &own)
 }
 
 /// "privileged" or "user-namespaced", for messages.
@@ -165,25 +175,32 @@ mod tests {
 
     #[test]
     fn uid_maps_tell_privileged_from_user_namespaced() {
-        // The initial namespace, as the kernel formats it (right-aligned columns).
-        assert_eq!(
-            privileged_by_uid_map("         0          0 4294967295\n"),
-            Some(true)
-        );
+        // The kernel's format: right-aligned columns.
+        let host = "         0          0 4294967295\n";
+        assert_eq!(privileged_by_uid_map(host, host), Some(true));
         // nspawn --private-users=pick: a 64K range at a picked base.
-        assert_eq!(
-            privileged_by_uid_map("         0 1879048192      65536\n"),
-            Some(false)
-        );
+        let picked = "         0 1879048192      65536\n";
+        assert_eq!(privileged_by_uid_map(picked, host), Some(false));
         // Identity but not the whole range, and several ranges: still a user namespace.
-        assert_eq!(privileged_by_uid_map("0 0 65536\n"), Some(false));
+        assert_eq!(privileged_by_uid_map("0 0 65536\n", host), Some(false));
         assert_eq!(
-            privileged_by_uid_map("0 100000 1000\n1000 1000 1\n"),
+            privileged_by_uid_map("0 100000 1000\n1000 1000 1\n", host),
             Some(false)
         );
-        assert_eq!(privileged_by_uid_map(""), None);
-        assert_eq!(privileged_by_uid_map("0 0\n"), None);
-        assert_eq!(privileged_by_uid_map("a b c\n"), None);
+        // A host that is itself a user-namespaced container: a privileged guest shares its map.
+        let nested = "0 100000 65536\n";
+        assert_eq!(privileged_by_uid_map(nested, nested), Some(true));
+        assert_eq!(privileged_by_uid_map("0 10000 1000\n", nested), Some(false));
+        // Our own map unreadable: the initial namespace is assumed.
+        assert_eq!(privileged_by_uid_map(host, ""), Some(true));
+        assert_eq!(privileged_by_uid_map(picked, ""), Some(false));
+        // Not a uid_map.
+        assert_eq!(privileged_by_uid_map("", host), None);
+        assert_eq!(privileged_by_uid_map("0 0\n", host), None);
+        assert_eq!(privileged_by_uid_map("a b c\n", host), None);
+        // This test process runs in its own namespace, as a privileged guest's init would.
+        let own = std::fs::read_to_string("/proc/self/uid_map").unwrap();
+        assert_eq!(privileged_by_uid_map(&own, &own), Some(true));
     }
 
     #[test]
