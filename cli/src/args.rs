@@ -45,8 +45,9 @@ GUEST, the same in both (null: unknown, or not given by an invalid configuration
   privileged         bool: the configuration makes the guest's root the host's root
                      (security.private-users in effect is \"no\")
   runningPrivileged  bool: the running guest was started privileged (its init's uid_map is
-                     the host's own, 0 0 4294967295), or null while it does not run; differs
-                     from privileged until a restart applies a changed configuration
+                     the host's own, 0 0 4294967295), or null while it does not run (or its
+                     init cannot be found); differs from privileged until a restart applies a
+                     changed configuration
   pin                the deployment key: \"auto\", a checksum prefix or \"version:V\"
   deployment         DEPLOYMENT the guest boots next, or null (see resolveError)
   runningDeployment  {\"id\", \"stateroot\", \"checksum\", \"serial\"} of the running guest, or null
