@@ -158,6 +158,20 @@ impl Ostree {
             .map(drop)
     }
 
+    /// `ostree pull --commit-metadata-only REMOTE REF`: moves the ref to the remote's newest
+    /// commit without its content (a later full pull completes it).
+    pub fn pull_metadata(&self, remote: &str, branch: &str) -> Result<()> {
+        self.run(
+            &self.repo_args(
+                "pull",
+                &["--commit-metadata-only".into()],
+                &[remote, branch],
+            ),
+            true,
+        )
+        .map(drop)
+    }
+
     /// A ref that keeps `commit` from being pruned while it has no deployment (between an
     /// undeploy and the redeploy of the same commit: undeploy prunes the repository).
     pub fn hold(&self, name: &str, commit: &str) -> Result<()> {
