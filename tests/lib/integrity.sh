@@ -9,7 +9,7 @@
 #   host_state SYSROOT           fingerprints of what no guest may change: every deployment's
 #                                usr/lib/os-release, its repository object, the boot directory
 #   repo_fsck SYSROOT            ostree fsck of the sysroot's repository; prints its verdict
-#   loopfs_make KIND IMG MNT     mkfs KIND on a loop device over IMG, mounted on MNT
+#   loopfs_make KIND IMG MNT     mkfs KIND on a loop device over IMG, mounted on MNT (LOOPFS_MSG)
 #   loopfs_teardown              unmount and detach everything loopfs_make made
 #
 # The attack records every attempt in /var/lib/t2-attack/result inside the guest (the stateroot's
@@ -18,7 +18,7 @@
 [ -n "${_OSTREE_GUESTS_INTEGRITY_SH:-}" ] && return 0
 _OSTREE_GUESTS_INTEGRITY_SH=1
 
-ATTACK_REL=var/lib/t2-attack # below the stateroot directory ostree/deploy/NAME/
+ATTACK_REL=lib/t2-attack # below the stateroot var ostree/deploy/NAME/var
 
 # The script the guest's systemd runs. Each attack that could get through is followed by a
 # "restore" step, so that in a privileged guest the next attack is judged on its own and not on
@@ -143,36 +143,39 @@ repo_fsck() { # SYSROOT: rc of ostree fsck; its last lines (the errors, or the s
 LOOPFS_MOUNTS=()
 LOOPFS_DEVS=()
 LOOPFS_IMGS=()
+# shellcheck disable=SC2034 # read by the sourcing script
+LOOPFS_MSG=
 
-loopfs_make() { # KIND IMG MNT: 0 when MNT holds a fresh KIND file system; else why not on stdout
+# Not in a command substitution: the arrays above must survive for loopfs_teardown. What it did
+# or why it could not goes to LOOPFS_MSG.
+loopfs_make() { # KIND IMG MNT: 0 when MNT holds a fresh KIND file system
 	local kind=$1 img=$2 mnt=$3 dev out
+	LOOPFS_MSG=
 	grep -qw "$kind" /proc/filesystems || modprobe "$kind" 2>/dev/null
-	grep -qw "$kind" /proc/filesystems || { echo "the kernel has no $kind (not in /proc/filesystems, modprobe failed)"; return 1; }
+	grep -qw "$kind" /proc/filesystems || { LOOPFS_MSG="the kernel has no $kind (not in /proc/filesystems, modprobe failed)"; return 1; }
+	command -v "mkfs.$kind" >/dev/null || { LOOPFS_MSG="no mkfs.$kind"; return 1; }
 	rm -f "$img"
-	truncate -s 3G "$img" || { echo "truncate $img failed"; return 1; }
+	truncate -s 3G "$img" || { LOOPFS_MSG="truncate $img failed"; return 1; }
 	LOOPFS_IMGS+=("$img")
-	case $kind in
-	xfs) out=$(mkfs.xfs -q -f "$img" 2>&1) ;;
-	btrfs) out=$(mkfs.btrfs -q -f "$img" 2>&1) ;;
-	*) echo "unknown kind $kind"; return 1 ;;
-	esac || { echo "mkfs.$kind failed: $out"; return 1; }
-	dev=$(losetup -f --show "$img" 2>&1) || { echo "losetup failed: $dev"; return 1; }
+	out=$("mkfs.$kind" -q -f "$img" 2>&1) || { LOOPFS_MSG="mkfs.$kind failed: $out"; return 1; }
+	dev=$(losetup -f --show "$img" 2>&1) || { LOOPFS_MSG="losetup failed: $dev"; return 1; }
 	LOOPFS_DEVS+=("$dev")
 	mkdir -p "$mnt"
-	out=$(mount -t "$kind" "$dev" "$mnt" 2>&1) || { echo "mount $dev ($kind) failed: $out"; return 1; }
+	out=$(mount -t "$kind" "$dev" "$mnt" 2>&1) || { LOOPFS_MSG="mount $dev ($kind) failed: $out"; return 1; }
 	LOOPFS_MOUNTS+=("$mnt")
-	echo "$kind on $dev at $mnt"
+	# shellcheck disable=SC2034
+	LOOPFS_MSG="$kind on $dev at $mnt"
 }
 
 loopfs_teardown() {
 	local m d
 	for m in "${LOOPFS_MOUNTS[@]}"; do
 		if mountpoint -q "$m"; then
-			umount "$m" 2>/dev/null || umount -l "$m" || log "loopfs: cannot unmount $m"
+			umount "$m" || umount -l "$m" || log "loopfs: cannot unmount $m"
 		fi
 	done
 	for d in "${LOOPFS_DEVS[@]}"; do
-		losetup -d "$d" 2>/dev/null
+		losetup -d "$d" || log "loopfs: cannot detach $d"
 	done
 	rm -f "${LOOPFS_IMGS[@]}"
 	LOOPFS_MOUNTS=() LOOPFS_DEVS=() LOOPFS_IMGS=()
@@ -184,11 +187,12 @@ loopfs_teardown() {
 attack_traces() {
 	local s=$1 name=$2 attack=$3 csum
 	csum=$(ostree --repo="$s/ostree/repo" ls -C ostree-guests-test/base /usr/lib/os-release | awk '{print $5}')
-	grep -lF "T2_ATTACK=$name:$attack" "$s"/ostree/deploy/*/deploy/*/usr/lib/os-release \
-		"$s/ostree/repo/objects/${csum:0:2}/${csum:2}.file" 2>/dev/null | sed 's/^/appended to /'
+	# whole lines: "umount" must not match the line of "umountl"
+	grep -lxF "T2_ATTACK=$name:$attack" "$s"/ostree/deploy/*/deploy/*/usr/lib/os-release \
+		"$s/ostree/repo/objects/${csum:0:2}/${csum:2}.file" 2>/dev/null | sed "s|^$s/|appended to |"
 	case $attack in
-	boot) [ -e "$s/boot/t2-attack-$name" ] && echo "created $s/boot/t2-attack-$name" ;;
-	sysroot) [ -e "$s/t2-attack-$name" ] && echo "created $s/t2-attack-$name" ;;
+	boot) [ -e "$s/boot/t2-attack-$name" ] && echo "created boot/t2-attack-$name" ;;
+	sysroot) [ -e "$s/t2-attack-$name" ] && echo "created t2-attack-$name" ;;
 	esac
 	return 0
 }
