@@ -38,6 +38,7 @@ attack_script() {
 			printf '%s rc=%d msg=%s\n' "$step" "$rc" "$(printf '%s' "$err" | tr '\n' ' ')" >>"$out/result"
 		}
 		{
+			echo "info.uid $(id -u)"
 			echo "info.uid_map $(tr -s ' \n' ' ' </proc/self/uid_map)"
 			echo "info.caps $(grep -E '^Cap(Eff|Bnd)' /proc/self/status | tr -s '\t\n' '  ')"
 			echo "info.usr $(findmnt -no OPTIONS /usr)"
