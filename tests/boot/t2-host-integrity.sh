@@ -16,7 +16,14 @@
 #   migration  "mig" booted privileged writes /var files (root, uid 1000, ACL, file capability,
 #              persistent journal, uid 70000), then boots with idmap: what it sees of them, and
 #              that no file on disk changed owner.
-#   fs         the same attacks on idmap guests of sysroots on xfs and btrfs loop devices.
+#   fs         the same attacks on idmap guests of sysroots on xfs and btrfs loop devices; a file
+#              system the kernel or the tools lack is a SKIP: line, not a pass.
+#
+# Seen on kernel 6.18 / systemd 252: in a user-namespaced guest, remounting /usr, /boot rw is EPERM
+# (flags of mounts inherited from a more privileged namespace are locked), umount /usr and a
+# non-recursive bind of / are EINVAL (locked mounts), so every write meets a read-only /usr. In a
+# privileged guest all get through except a plain `umount /usr` (EBUSY: in use); `umount -l` does.
+# When the default becomes idmap, set DEFAULT_EXPECT=idmap below.
 #
 # Usage (root, serialised with the other boot tests):
 #   flock /var/tmp/ostree-guests-systest.lock tests/boot/t2-host-integrity.sh
@@ -272,6 +279,11 @@ use_sysroot "$SYSROOT"
 if [[ $PARTS == *" attacks "* ]]; then
 	state0=$(host_state "$SYSROOT")
 	printf '%s\n' "$state0" >"$LOGS/host-state-0.txt"
+	# why an append in a guest is the host's problem: one inode for all of them
+	check "the guest's usr/lib/os-release is the host deployment's and the repository object's inode" bash -c '
+		c=$(ostree --repo="$1/ostree/repo" ls -C ostree-guests-test/base /usr/lib/os-release | awk "{print \$5}")
+		i=$(stat -c %i "$1"/ostree/deploy/{host,atk}/deploy/*/usr/lib/os-release "$1/ostree/repo/objects/${c:0:2}/${c:2}.file")
+		echo "inodes host, atk, object:" $i; [ "$(echo "$i" | sort -u | wc -l)" = 1 ]' sh "$SYSROOT"
 	log "== attacks: atk (idmap)"
 	if attack_guest atk "atk (private-users = idmap)"; then
 		refused_all atk
