@@ -23,7 +23,6 @@
 # (flags of mounts inherited from a more privileged namespace are locked), umount /usr and a
 # non-recursive bind of / are EINVAL (locked mounts), so every write meets a read-only /usr. In a
 # privileged guest all get through except a plain `umount /usr` (EBUSY: in use); `umount -l` does.
-# When the default becomes idmap, set DEFAULT_EXPECT=idmap below.
 #
 # Usage (root, serialised with the other boot tests):
 #   flock /var/tmp/ostree-guests-systest.lock tests/boot/t2-host-integrity.sh
@@ -46,9 +45,9 @@ REPO=$(realpath "$T2_DIR/../..")
 need_root
 ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux mount acl libcap2-bin
 
-# What a guest without a [security] table gets: "no" today. Set it to "idmap" when the default
-# changes; the dflt guest's checks then expect every attack refused.
-DEFAULT_EXPECT=no
+# What a guest without a [security] table gets: the dflt guest's checks expect every attack
+# refused under "idmap" and every one to get through under "no".
+DEFAULT_EXPECT=idmap
 
 WORK=${T2_WORKDIR:-/dev/shm/ostree-guests-t2-integrity}
 SYSROOT=$WORK/sysroot
