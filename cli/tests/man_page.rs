@@ -13,27 +13,32 @@ use ostree_guests_cli::args::Cli;
 
 const SEE_ALSO: &str = ".SH \"SEE ALSO\"\n\\fBostree\\-guests.d\\fR(5), \\fBostree\\-guest\\-start\\fR(8), \\fBostree\\-guests\\-generator\\fR(8), \\fBostree\\-admin\\fR(1), \\fBsystemd\\-nspawn\\fR(1)\n";
 
-fn render(cmd: clap::Command) -> String {
+fn render(man: clap_mangen::Man) -> String {
     let mut page = Vec::new();
-    clap_mangen::Man::new(cmd)
-        .section("1")
-        .render(&mut page)
-        .unwrap();
+    man.section("1").render(&mut page).unwrap();
     String::from_utf8(page).unwrap() + SEE_ALSO
 }
 
 /// (file name, page) for the tool and each of its commands.
+///
+/// The parser is built first, as at run time: that gives each command its global options
+/// (`-q`) and its bin name `ostree-guests COMMAND`, which the SYNOPSIS shows. The page is
+/// named `ostree-guests-COMMAND` (title, NAME and file) through the display name only, so the
+/// synopsis never shows a binary that does not exist.
 fn pages() -> Vec<(String, String)> {
-    let cmd = Cli::command().name("ostree-guests");
-    let mut out = vec![("ostree-guests.1".to_owned(), render(cmd.clone()))];
+    let mut cmd = Cli::command().name("ostree-guests").bin_name("ostree-guests");
+    cmd.build();
+    let source = format!("ostree-guests {}", env!("CARGO_PKG_VERSION"));
+    let mut out = vec![(
+        "ostree-guests.1".to_owned(),
+        render(clap_mangen::Man::new(cmd.clone())),
+    )];
     for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
         let name = format!("ostree-guests-{}", sub.get_name());
-        let file = format!("{name}.1");
-        // clap wants a &'static name; this is a test, the leak is a few bytes.
-        out.push((
-            file,
-            render(sub.clone().name(&*Box::leak(name.into_boxed_str()))),
-        ));
+        let man = clap_mangen::Man::new(sub.clone().display_name(&name))
+            .title(&name)
+            .source(&source);
+        out.push((format!("{name}.1"), render(man)));
     }
     out
 }
