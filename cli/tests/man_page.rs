@@ -26,7 +26,9 @@ fn render(man: clap_mangen::Man) -> String {
 /// named `ostree-guests-COMMAND` (title, NAME and file) through the display name only, so the
 /// synopsis never shows a binary that does not exist.
 fn pages() -> Vec<(String, String)> {
-    let mut cmd = Cli::command().name("ostree-guests").bin_name("ostree-guests");
+    let mut cmd = Cli::command()
+        .name("ostree-guests")
+        .bin_name("ostree-guests");
     cmd.build();
     let source = format!("ostree-guests {}", env!("CARGO_PKG_VERSION"));
     let mut out = vec![(
