@@ -15,7 +15,13 @@ DOCDIR ?= $(PREFIX)/share/doc/ostree-guests
 MANDIR ?= $(PREFIX)/share/man
 CARGO ?= cargo
 CARGOFLAGS ?= --locked
-TARGETDIR ?= target/release
+# Where `make build` leaves the binaries: cargo's target directory, which CARGO_TARGET_DIR
+# moves (the RPM spec passes TARGETDIR for its own profile).
+TARGETDIR ?= $(or $(CARGO_TARGET_DIR),target)/release
+# Fedora's %{bash_completions_dir}, %{zsh_completions_dir}, %{fish_completions_dir}.
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 
@@ -27,14 +33,15 @@ build:
 install:
 	test -x $(TARGETDIR)/ostree-guests-generator -a -x $(TARGETDIR)/ostree-guest-start -a -x $(TARGETDIR)/ostree-guests-network -a -x $(TARGETDIR)/ostree-guests || $(MAKE) build
 	install -D -m 0755 $(TARGETDIR)/ostree-guests $(DESTDIR)$(BINDIR)/ostree-guests
-	install -d -m 0755 $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
-	$(TARGETDIR)/ostree-guests completions bash >$(DESTDIR)$(DATADIR)/bash-completion/completions/ostree-guests
-	$(TARGETDIR)/ostree-guests completions zsh >$(DESTDIR)$(DATADIR)/zsh/site-functions/_ostree-guests
-	$(TARGETDIR)/ostree-guests completions fish >$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/ostree-guests.fish
+	install -d -m 0755 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	$(TARGETDIR)/ostree-guests completions bash >$(DESTDIR)$(BASHCOMPDIR)/ostree-guests
+	$(TARGETDIR)/ostree-guests completions zsh >$(DESTDIR)$(ZSHCOMPDIR)/_ostree-guests
+	$(TARGETDIR)/ostree-guests completions fish >$(DESTDIR)$(FISHCOMPDIR)/ostree-guests.fish
 	install -D -m 0755 $(TARGETDIR)/ostree-guests-generator $(DESTDIR)$(GENERATORDIR)/ostree-guests-generator
 	install -D -m 0755 $(TARGETDIR)/ostree-guest-start $(DESTDIR)$(LIBEXECDIR)/ostree-guests/ostree-guest-start
 	install -D -m 0755 $(TARGETDIR)/ostree-guests-network $(DESTDIR)$(LIBEXECDIR)/ostree-guests/ostree-guests-network
-	install -D -m 0644 units/ostree-guests-network.service $(DESTDIR)$(UNITDIR)/ostree-guests-network.service
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	install -m 0644 units/ostree-guests-network.service units/ostree-guests-auto-update.service units/ostree-guests-auto-update.timer $(DESTDIR)$(UNITDIR)/
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ostree-guests.d $(DESTDIR)$(VENDORCONFDIR)
 	install -d -m 0755 $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 conf.d/*.toml $(DESTDIR)$(DOCDIR)/examples/
