@@ -81,7 +81,8 @@ default boot entry.",
     after_long_help = epilog()
 )]
 pub struct Cli {
-    /// Only print errors and warnings, no progress.
+    /// Only print errors and warnings, no progress. Without it, create and upgrade show
+    /// ostree's own pull progress when standard error is a terminal.
     #[arg(long, short, global = true)]
     pub quiet: bool,
     #[command(subcommand)]
