@@ -21,7 +21,14 @@ fn with_remote(e: &mut Env, version: &str) {
     if !remote.exists() {
         e.ostree(&[&rrepo, "init", "--mode=archive"]);
         let url = format!("file://{}", remote.display());
-        e.ostree(&[&e.repo_arg(), "remote", "add", "--no-gpg-verify", "rem", &url]);
+        e.ostree(&[
+            &e.repo_arg(),
+            "remote",
+            "add",
+            "--no-gpg-verify",
+            "rem",
+            &url,
+        ]);
     }
     let sysrepo = format!("{}/ostree/repo", e.sysroot_str());
     e.commit("pub/x86_64", version);
@@ -73,7 +80,10 @@ fn pull_progress_on_a_terminal_only() {
     with_remote(&mut e, "p3");
     let (code, tty) = on_a_terminal(&e, "--quiet upgrade web");
     assert_eq!(code, Some(0), "{tty}");
-    assert!(!tty.contains(PROGRESS_MARK), "progress despite --quiet: {tty:?}");
+    assert!(
+        !tty.contains(PROGRESS_MARK),
+        "progress despite --quiet: {tty:?}"
+    );
 
     with_remote(&mut e, "p4");
     let (code, tty) = on_a_terminal(&e, "upgrade web");
