@@ -14,6 +14,7 @@ pub mod nspawn;
 pub mod paths;
 pub mod render;
 mod short_read;
+mod stable_hash;
 pub mod unit;
 pub mod unit_reader;
 mod validated;

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
+use crate::stable_hash::{fnv1a, fnv1a_with};
 use crate::validated::validated_string;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -147,14 +148,9 @@ impl fmt::Display for Uplink {
     }
 }
 
-/// A locally administered unicast MAC, stable for a machine and bridge name (FNV-1a: the value
-/// must not change between our releases, which rules out std's hasher).
+/// A locally administered unicast MAC, stable for a machine and bridge name.
 pub fn derived_mac(machine_id: &str, bridge: &str) -> MacAddress {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in machine_id.trim().bytes().chain([0u8]).chain(bridge.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = fnv1a(&[machine_id.trim().as_bytes(), bridge.as_bytes()]);
     let b = h.to_be_bytes();
     let first = (b[0] & 0xfe) | 0x02;
     MacAddress(format!(
@@ -165,12 +161,13 @@ pub fn derived_mac(machine_id: &str, bridge: &str) -> MacAddress {
 
 /// A UUID for a NetworkManager connection, stable for its id (NM would invent a random one).
 pub fn stable_uuid(id: &str) -> String {
-    let mut h1: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut h2: u64 = 0x8422_2325_cbf2_9ce4;
-    for b in id.bytes() {
-        h1 = (h1 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        h2 = (h2 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3 | 0x1000);
-    }
+    let h1 = fnv1a(&[id.as_bytes()]);
+    // A second hash for the other 64 bits: other offset and prime, the same input.
+    let h2 = fnv1a_with(
+        0x8422_2325_cbf2_9ce4,
+        0x0000_0100_0000_11b3,
+        &[id.as_bytes()],
+    );
     let (a, b) = (h1.to_be_bytes(), h2.to_be_bytes());
     // version 8 ("custom") and RFC 4122 variant bits
     format!(
