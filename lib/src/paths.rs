@@ -1,6 +1,5 @@
 //! Installed paths and the environment variables that relocate them for tests and offline use.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// Prefixes every config search directory (default `/`).
@@ -35,10 +34,15 @@ pub fn under_root(root: &Path, path: &str) -> PathBuf {
 
 /// Reads a path-valued environment variable, falling back to `default` when unset or empty.
 pub fn env_path(var: &str, default: &str) -> PathBuf {
-    match std::env::var_os(var) {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => PathBuf::from(OsString::from(default)),
-    }
+    env_path_set(var).unwrap_or_else(|| PathBuf::from(default))
+}
+
+/// A path-valued environment variable when it is set and not empty: an empty value means
+/// "unset", as for systemd's own variables.
+pub fn env_path_set(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 #[cfg(test)]
