@@ -17,6 +17,7 @@ pub mod render;
 mod short_read;
 mod stable_hash;
 pub mod unit;
+#[cfg(any(test, feature = "test-support"))]
 pub mod unit_reader;
 mod validated;
 
