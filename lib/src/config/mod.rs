@@ -20,11 +20,11 @@ pub use model::{
     Security,
 };
 pub use values::{
-    BindSource, BindTarget, Capability, CpuQuota, InterfaceName, IoWeight, MemorySize, PinSpec,
-    PortForward, SecurityLabel, Stateroot, SyscallToken, TasksMax, TimeSpan, ZoneName,
+    BindSource, BindTarget, Capability, CpuQuota, IoWeight, MemorySize, PinSpec, PortForward,
+    SecurityLabel, Stateroot, SyscallToken, TasksMax, TimeSpan, ZoneName,
 };
 
-use crate::name::MachineName;
+use crate::name::{InterfaceName, MachineName};
 use crate::network::{self, Bridge};
 
 pub(crate) use layer::{

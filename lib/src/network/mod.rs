@@ -20,7 +20,8 @@ pub use veth::{
     host_interface_names, host_subnets, networkmanager_veth,
 };
 
-use crate::config::{ConfigError, InterfaceName, Loaded, NetworkMode, Source};
+use crate::config::{ConfigError, Loaded, NetworkMode, Source};
+use crate::name::InterfaceName;
 
 /// Modes whose guests need ostree-guests-network.service: `bridge` (the bridge's files) and
 /// `veth` (on NetworkManager hosts, the host side of the link).

@@ -135,7 +135,7 @@ impl TryFrom<String> for Uplink {
         if let Some(mac) = s.strip_prefix("mac:") {
             return MacAddress::try_from(mac.to_owned()).map(Self::Mac);
         }
-        crate::config::InterfaceName::try_from(s.clone()).map(|_| Self::Name(s))
+        crate::name::InterfaceName::try_from(s.clone()).map(|_| Self::Name(s))
     }
 }
 

@@ -360,7 +360,7 @@ mod tests {
     #[test]
     fn profile_names_cannot_be_bridge_names() {
         // A bridge's files are ostree-guests-BRIDGE*.nmconnection with an interface name.
-        assert!(crate::config::InterfaceName::try_from("veth@web".to_owned()).is_err());
+        assert!(crate::name::InterfaceName::try_from("veth@web".to_owned()).is_err());
         assert!(NM_VETH_PREFIX.ends_with('@'));
     }
 }
