@@ -13,12 +13,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
+use ostree_guests::atomic;
+use ostree_guests::config::{self, Backend};
 use ostree_guests::network::{
-    Backend, NETWORKD_PREFIX, NM_PREFIX, NM_VETH_CONF, NM_VETH_PREFIX, NmVethFiles, VethGuest,
-    networkmanager_veth, render_all, veth_guests,
+    NM_VETH_CONF, NM_VETH_PREFIX, NmVethFiles, VethGuest, networkmanager_veth, render_all,
+    veth_guests,
 };
-use ostree_guests::paths::{ENV_ROOT, env_path, under_root};
-use ostree_guests::{atomic, config};
+use ostree_guests::paths::{ENV_ROOT, NETWORKD_PREFIX, NM_PREFIX, env_path, under_root};
 
 /// Prefix of the runtime directories (`/run`), relocatable for tests.
 pub const ENV_RUN: &str = "OSTREE_GUESTS_RUN";

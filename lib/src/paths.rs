@@ -27,6 +27,15 @@ pub const NETWORK_UNIT: &str = "ostree-guests-network.service";
 pub const NETWORK_UNIT_PATH: &str = "/usr/lib/systemd/system/ostree-guests-network.service";
 pub const DROPIN_NAME: &str = "50-ostree-guests.conf";
 
+/// Prefix of every file we write, so the helper can find and remove its own stale files.
+/// 50 sorts before systemd's 80-container-* files and before what systemd-network-generator
+/// writes (70-…), and after the usual distribution defaults only if they are named later.
+/// (`NETWORKD_PREFIX`: systemd-networkd's files; `NM_PREFIX`: NetworkManager's connection ids
+/// and keyfiles.) Here, not in `network`, because the configuration checks that no bridge name
+/// would make one bridge's file another's.
+pub const NETWORKD_PREFIX: &str = "50-ostree-guests-";
+pub const NM_PREFIX: &str = "ostree-guests-";
+
 /// Where a path of the booted system lives on disk, given the `OSTREE_GUESTS_ROOT` prefix.
 pub fn under_root(root: &Path, path: &str) -> PathBuf {
     root.join(path.trim_start_matches('/'))

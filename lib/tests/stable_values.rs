@@ -2,7 +2,8 @@
 //! leases: a release that changed one would break the host's links. These are the values the
 //! code produced when they were pinned; a change here is a change for every installed host.
 
-use ostree_guests::network::{derived_mac, host_subnets, stable_uuid};
+use ostree_guests::config::derived_mac;
+use ostree_guests::network::{host_subnets, stable_uuid};
 
 const MACHINE_ID: &str = "0123456789abcdef0123456789abcdef\n";
 

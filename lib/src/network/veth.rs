@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use super::model::stable_uuid;
+use super::render::stable_uuid;
 use crate::stable_hash::fnv1a;
 
 /// Our NetworkManager.conf snippet, in `/run/NetworkManager/conf.d`; the same name in

@@ -1,12 +1,13 @@
-//! Bridge declarations: `/etc/ostree-guests.d/NAME.bridge.toml`, one host bridge each, named by
-//! the file (NAME is the interface name). Guests refer to them with `network.bridge = "NAME"`.
+//! What a bridge declaration holds, each value checked as it is parsed, and the MAC a bridge
+//! gets when it does not pin one.
 
 use std::fmt;
 use std::net::IpAddr;
 
 use serde::Deserialize;
 
-use crate::stable_hash::{fnv1a, fnv1a_with};
+use crate::name::InterfaceName;
+use crate::stable_hash::fnv1a;
 use crate::validated::validated_string;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -135,7 +136,7 @@ impl TryFrom<String> for Uplink {
         if let Some(mac) = s.strip_prefix("mac:") {
             return MacAddress::try_from(mac.to_owned()).map(Self::Mac);
         }
-        crate::name::InterfaceName::try_from(s.clone()).map(|_| Self::Name(s))
+        InterfaceName::try_from(s.clone()).map(|_| Self::Name(s))
     }
 }
 
@@ -157,38 +158,6 @@ pub fn derived_mac(machine_id: &str, bridge: &str) -> MacAddress {
         "{first:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         b[1], b[2], b[3], b[4], b[5]
     ))
-}
-
-/// A UUID for a NetworkManager connection, stable for its id (NM would invent a random one).
-pub fn stable_uuid(id: &str) -> String {
-    let h1 = fnv1a(&[id.as_bytes()]);
-    // A second hash for the other 64 bits: other offset and prime, the same input.
-    let h2 = fnv1a_with(
-        0x8422_2325_cbf2_9ce4,
-        0x0000_0100_0000_11b3,
-        &[id.as_bytes()],
-    );
-    let (a, b) = (h1.to_be_bytes(), h2.to_be_bytes());
-    // version 8 ("custom") and RFC 4122 variant bits
-    format!(
-        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-8{:01x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        a[0],
-        a[1],
-        a[2],
-        a[3],
-        a[4],
-        a[5],
-        a[6] & 0x0f,
-        a[7],
-        (b[0] & 0x3f) | 0x80,
-        b[1],
-        b[2],
-        b[3],
-        b[4],
-        b[5],
-        b[6],
-        b[7]
-    )
 }
 
 #[cfg(test)]
@@ -232,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn uplinks_and_uuids() {
+    fn uplinks() {
         assert_eq!(
             Uplink::try_from("enp1s0".to_owned()).unwrap(),
             Uplink::Name("enp1s0".into())
@@ -242,10 +211,5 @@ mod tests {
             Uplink::Mac(_)
         ));
         assert!(Uplink::try_from("way-too-long-interface".to_owned()).is_err());
-        let u = stable_uuid("ostree-guests-br0");
-        assert_eq!(u, stable_uuid("ostree-guests-br0"));
-        assert_ne!(u, stable_uuid("ostree-guests-br1"));
-        assert_eq!(u.len(), 36);
-        assert_eq!(u.chars().nth(14), Some('8'));
     }
 }
