@@ -14,27 +14,6 @@ use common::Env;
 /// ostree's console progress saves and restores the cursor (ESC 7, ESC 8) around its line.
 const PROGRESS_MARK: &str = "\x1b7";
 
-/// A local archive repository as the remote `rem`, publishing `pub/x86_64`.
-fn with_remote(e: &mut Env, version: &str) {
-    let remote = e.sysroot.parent().unwrap().join("remote-repo");
-    let rrepo = format!("--repo={}", remote.display());
-    if !remote.exists() {
-        e.ostree(&[&rrepo, "init", "--mode=archive"]);
-        let url = format!("file://{}", remote.display());
-        e.ostree(&[
-            &e.repo_arg(),
-            "remote",
-            "add",
-            "--no-gpg-verify",
-            "rem",
-            &url,
-        ]);
-    }
-    let sysrepo = format!("{}/ostree/repo", e.sysroot_str());
-    e.commit("pub/x86_64", version);
-    e.ostree(&[&rrepo, "pull-local", &sysrepo, "pub/x86_64"]);
-}
-
 /// Runs the CLI under a pseudo-terminal; returns its exit status and everything it wrote.
 fn on_a_terminal(e: &Env, args: &str) -> (Option<i32>, String) {
     let out = Command::new("script")
@@ -61,7 +40,7 @@ fn pull_progress_on_a_terminal_only() {
         return;
     }
     let mut e = Env::new();
-    with_remote(&mut e, "p1");
+    e.publish("p1");
     let (code, tty) = on_a_terminal(&e, "create web --ref rem:pub/x86_64");
     assert_eq!(code, Some(0), "{tty}");
     assert!(
@@ -69,7 +48,7 @@ fn pull_progress_on_a_terminal_only() {
         "no progress on the terminal: {tty:?}"
     );
 
-    with_remote(&mut e, "p2");
+    e.publish("p2");
     let (out, err) = e.cli_ok(&["upgrade", "web"], 0);
     assert!(
         !err.contains("content objects") && !out.contains("content objects"),
@@ -77,7 +56,7 @@ fn pull_progress_on_a_terminal_only() {
     );
     assert!(!err.contains(PROGRESS_MARK) && !out.contains(PROGRESS_MARK));
 
-    with_remote(&mut e, "p3");
+    e.publish("p3");
     let (code, tty) = on_a_terminal(&e, "--quiet upgrade web");
     assert_eq!(code, Some(0), "{tty}");
     assert!(
@@ -85,7 +64,7 @@ fn pull_progress_on_a_terminal_only() {
         "progress despite --quiet: {tty:?}"
     );
 
-    with_remote(&mut e, "p4");
+    e.publish("p4");
     let (code, tty) = on_a_terminal(&e, "upgrade web");
     assert_eq!(code, Some(0), "{tty}");
     assert!(tty.contains(PROGRESS_MARK), "no upgrade progress: {tty:?}");

@@ -71,6 +71,23 @@ impl Env {
         self.sys.commit(branch, Meta::Version(version), 0)
     }
 
+    /// Commits `version` on `pub/x86_64` and publishes it in a local archive repository, the
+    /// remote `rem` (added the first time); returns the commit.
+    pub fn publish(&mut self, version: &str) -> String {
+        let remote = self.sys.scratch().join("remote-repo");
+        let rrepo = format!("--repo={}", remote.display());
+        if !remote.exists() {
+            self.ostree(&[&rrepo, "init", "--mode=archive"]);
+            let url = format!("file://{}", remote.display());
+            let repo = self.repo_arg();
+            self.ostree(&[&repo, "remote", "add", "--no-gpg-verify", "rem", &url]);
+        }
+        let commit = self.commit("pub/x86_64", version);
+        let sysrepo = format!("{}/ostree/repo", self.sysroot_str());
+        self.ostree(&[&rrepo, "pull-local", &sysrepo, "pub/x86_64"]);
+        commit
+    }
+
     pub fn layout(&self) -> Layout {
         Layout::for_sysroot(&self.sysroot)
     }
