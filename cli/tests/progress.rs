@@ -36,7 +36,7 @@ fn pull_progress_on_a_terminal_only() {
         return;
     }
     let mut e = Env::new();
-    e.publish("pub/x86_64", "p1");
+    e.publish("p1");
     let (code, tty) = on_a_terminal(&e, "create web --ref rem:pub/x86_64");
     assert_eq!(code, Some(0), "{tty}");
     assert!(
@@ -44,7 +44,7 @@ fn pull_progress_on_a_terminal_only() {
         "no progress on the terminal: {tty:?}"
     );
 
-    e.publish("pub/x86_64", "p2");
+    e.publish("p2");
     let (out, err) = e.cli_ok(&["upgrade", "web"], 0);
     assert!(
         !err.contains("content objects") && !out.contains("content objects"),
@@ -52,7 +52,7 @@ fn pull_progress_on_a_terminal_only() {
     );
     assert!(!err.contains(PROGRESS_MARK) && !out.contains(PROGRESS_MARK));
 
-    e.publish("pub/x86_64", "p3");
+    e.publish("p3");
     let (code, tty) = on_a_terminal(&e, "--quiet upgrade web");
     assert_eq!(code, Some(0), "{tty}");
     assert!(
@@ -60,7 +60,7 @@ fn pull_progress_on_a_terminal_only() {
         "progress despite --quiet: {tty:?}"
     );
 
-    e.publish("pub/x86_64", "p4");
+    e.publish("p4");
     let (code, tty) = on_a_terminal(&e, "upgrade web");
     assert_eq!(code, Some(0), "{tty}");
     assert!(tty.contains(PROGRESS_MARK), "no upgrade progress: {tty:?}");

@@ -305,11 +305,11 @@ fn upgrade_check_reports_without_deploying() {
     assert!(out.contains("stays on its pinned deployment"), "{out}");
 
     // A REMOTE:REF is followed through the remote (a local archive repository here).
-    let p1 = e.publish("pub/x86_64", "p1");
+    let p1 = e.publish("p1");
     e.cli_ok(&["create", "db", "--ref", "rem:pub/x86_64"], 0);
     assert_eq!(e.resolved("db").unwrap().checksum, p1);
     e.cli_ok(&["upgrade", "db", "--check"], 77);
-    let p2 = e.publish("pub/x86_64", "p2");
+    let p2 = e.publish("p2");
     let st = e.status();
     let (out, err) = e.cli_ok(&["upgrade", "db", "--check"], 0);
     assert!(err.contains("commit-metadata-only"), "{err}");

@@ -247,12 +247,9 @@ fn every_bridge_key_is_documented_and_every_documented_bridge_key_exists() {
         tags.len(),
         "a bridge key has two .TP entries: {tags:?}"
     );
-    let code: BTreeSet<&str> = ostree_guests::network::BRIDGE_KEYS
-        .iter()
-        .copied()
-        .collect();
+    let code: BTreeSet<&str> = ostree_guests::config::BRIDGE_KEYS.iter().copied().collect();
     assert_eq!(
         code, documented,
-        "docs/man/ostree-guests.d.5 section BRIDGES and ostree_guests::network::BRIDGE_KEYS disagree"
+        "docs/man/ostree-guests.d.5 section BRIDGES and ostree_guests::config::BRIDGE_KEYS disagree"
     );
 }
