@@ -69,14 +69,16 @@ def main() -> None:
     )
     w("")
     for label, a, b in SPANS:
-        w(f"**{label}** (median, [min – max], n)")
+        w(f"**{label}**")
         w("")
-        w("| variant | median | min | max | n |")
-        w("|---|---|---|---|---|")
+        w("| variant | median | min | max | p25 – p75 | n |")
+        w("|---|---|---|---|---|---|")
         for v in variants:
             s = list(samples(v, a, b).values())
             if s:
-                w(f"| {v} | {ms(statistics.median(s))} | {ms(min(s))} | {ms(max(s))} | {len(s)} |")
+                q = statistics.quantiles(s, n=4) if len(s) > 1 else [s[0], s[0], s[0]]
+                w(f"| {v} | {ms(statistics.median(s))} | {ms(min(s))} | {ms(max(s))} "
+                  f"| {ms(q[0])} – {ms(q[2])} | {len(s)} |")
         w("")
     w("**Ratios** of `systemctl start` → multi-user.target (ratio of medians; paired: median of the per-round ratios)")
     w("")
