@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
+
+use crate::complete::guest_names;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -22,6 +25,34 @@ Environment: OSTREE_GUESTS_ROOT (prefix of the configuration directories),
 OSTREE_GUESTS_SYSROOT (a sysroot other than the booted host's; then `ostree admin` gets
 --sysroot and the boot directory defaults to SYSROOT/boot), OSTREE_GUESTS_BOOT.
 ";
+
+/// The `--json` schema, shown by `list --help`, `status --help` and their man pages.
+const JSON_SCHEMA: &str = "\
+JSON output (--json), schema ostree-guests/v1:
+  list:   {\"apiVersion\": \"ostree-guests/v1\", \"kind\": \"GuestList\", \"items\": [GUEST, ...]}
+  status: {\"apiVersion\": \"ostree-guests/v1\", \"kind\": \"Guest\", GUEST's fields, \"lastErrors\": [STRING]}
+GUEST, the same in both (null: unknown, or not given by an invalid configuration):
+  name               machine name
+  unit               unit name, systemd-nspawn@NAME.service
+  active             bool: the unit is active, activating or reloading (null: no systemd)
+  activeState        systemd's ActiveState (\"active\", \"failed\", ...) or null
+  subState           systemd's SubState (\"running\", \"dead\", ...) or null
+  stateroot          the OSTree stateroot
+  autostart          bool: started at boot
+  pin                the deployment key: \"auto\", a checksum prefix or \"version:V\"
+  deployment         DEPLOYMENT the guest boots next, or null (see resolveError)
+  runningDeployment  {\"id\", \"stateroot\", \"checksum\", \"serial\"} of the running guest, or null
+  addresses          [STRING] from systemd-machined while it runs
+  configFiles        [STRING] main file, then drop-ins in the order they apply
+  configError        STRING: why the configuration is invalid, or null
+  resolveError       STRING: why no deployment resolves, or null
+  warnings           [STRING] settings that weaken isolation
+  dropin             {\"path\": STRING, \"exists\": bool} the generator's drop-in
+  bootEntries        [DEPLOYMENT] every deployment of the stateroot, in boot-entry order
+DEPLOYMENT: id (CHECKSUM.SERIAL), checksum, serial, index (0 is the host's default boot entry),
+  version (or null), pinned (`ostree admin pin`), bootEntry (file), selected (the resolved one).
+Within v1 fields are only added, never renamed, removed or retyped: ignore unknown fields.
+An incompatible change comes as apiVersion ostree-guests/v2.";
 
 fn epilog() -> String {
     format!("{EXAMPLES}\n{}", crate::exit::HELP_TABLE)
@@ -64,12 +95,14 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Stop the guest, undeploy its stateroot and remove its configuration.
     #[command(
-        after_long_help = "Examples:\n  ostree-guests remove web\n  ostree-guests remove web --purge --yes   # also delete /ostree/deploy/web (its /var)"
+        after_long_help = "Examples:\n  ostree-guests remove web\n  ostree-guests remove web --purge --yes   # also delete /ostree/deploy/web (its /var)\n\nRefused (nothing changes) when another guest's file names the stateroot, even an invalid file (110), when the stateroot is the host's (82), or when some configuration cannot be read at all, so the stateroot's owner cannot be told (78)."
     )]
     Remove(RemoveArgs),
     /// List the configured guests.
+    #[command(visible_alias = "ls", after_long_help = JSON_SCHEMA)]
     List(ListArgs),
     /// Show one guest: configuration files, resolved deployment, drop-in, unit, boot entries.
+    #[command(after_long_help = JSON_SCHEMA)]
     Status(StatusArgs),
     /// Check configuration files like the generator does (exit 0 valid, 1 invalid).
     #[command(
@@ -85,21 +118,32 @@ pub enum Command {
     Pin(PinArgs),
     /// Undo `pin`: remove the drop-in and `ostree admin pin --unpin` the deployment.
     Unpin(NameArg),
-    /// Print a shell completion script.
+    /// Print a shell completion script (subcommands, options and the configured guests' names).
     #[command(
-        after_long_help = "Examples:\n  ostree-guests completions bash > /usr/share/bash-completion/completions/ostree-guests\n  ostree-guests completions zsh > /usr/share/zsh/site-functions/_ostree-guests\n  ostree-guests completions fish > /usr/share/fish/vendor_completions.d/ostree-guests.fish"
+        after_long_help = "The script registers ostree-guests itself as the completer: each TAB runs it with OSTREE_GUESTS_COMPLETE=SHELL, so guest names are those configured at that moment.\n\nExamples:\n  ostree-guests completions bash > /usr/share/bash-completion/completions/ostree-guests\n  ostree-guests completions zsh > /usr/share/zsh/site-functions/_ostree-guests\n  ostree-guests completions fish > /usr/share/fish/vendor_completions.d/ostree-guests.fish"
     )]
     Completions(CompletionsArgs),
+}
+
+/// A value that ends up as an argument of `ostree`, which would read a leading '-' as one of its
+/// own options (`--ref=--help` printed ostree's help and deployed nothing). Usage error 64.
+fn not_an_option(v: &str) -> Result<String, String> {
+    if v.split(':').any(|part| part.starts_with('-')) {
+        return Err(format!(
+            "{v:?} starts with '-', which ostree would take for one of its options"
+        ));
+    }
+    Ok(v.to_owned())
 }
 
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false)]
 pub struct Source {
     /// Deploy this ref ([REMOTE:]REF); with a remote it is pulled first.
-    #[arg(long = "ref", value_name = "REF")]
+    #[arg(long = "ref", value_name = "REF", value_parser = not_an_option)]
     pub refspec: Option<String>,
     /// Deploy this commit (full checksum, already in the repository).
-    #[arg(long, value_name = "CHECKSUM")]
+    #[arg(long, value_name = "CHECKSUM", value_parser = not_an_option)]
     pub commit: Option<String>,
 }
 
@@ -107,10 +151,10 @@ pub struct Source {
 #[group(required = false, multiple = false)]
 pub struct OptSource {
     /// Deploy this ref ([REMOTE:]REF) instead of the one the guest was deployed from.
-    #[arg(long = "ref", value_name = "REF")]
+    #[arg(long = "ref", value_name = "REF", value_parser = not_an_option)]
     pub refspec: Option<String>,
     /// Deploy this commit (full checksum, already in the repository).
-    #[arg(long, value_name = "CHECKSUM")]
+    #[arg(long, value_name = "CHECKSUM", value_parser = not_an_option)]
     pub commit: Option<String>,
 }
 
@@ -133,7 +177,7 @@ pub enum Profile {
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigOpts {
     /// OSTree stateroot (default: NAME).
-    #[arg(long)]
+    #[arg(long, value_parser = not_an_option)]
     pub stateroot: Option<String>,
     /// The unit's description.
     #[arg(long)]
@@ -189,6 +233,8 @@ pub struct CreateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct UpgradeArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
     #[command(flatten)]
     pub source: OptSource,
@@ -198,11 +244,15 @@ pub struct UpgradeArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct RollbackArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct RemoveArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
     /// Also delete the stateroot's /var (the whole /ostree/deploy/STATEROOT).
     #[arg(long)]
@@ -214,15 +264,17 @@ pub struct RemoveArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Machine-readable output.
+    /// Machine-readable output (schema ostree-guests/v1, below).
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
-    /// Machine-readable output.
+    /// Machine-readable output (schema ostree-guests/v1, below).
     #[arg(long)]
     pub json: bool,
 }
@@ -235,11 +287,15 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct RenderArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct PinArgs {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
     /// Checksum prefix (at least 8 hex digits), CHECKSUM.SERIAL or version:V (default: the deployment
     /// the guest resolves to now).
@@ -248,11 +304,14 @@ pub struct PinArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct NameArg {
+    /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
+    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct CompletionsArgs {
+    /// The shell to print the script for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }

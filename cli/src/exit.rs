@@ -30,6 +30,9 @@ pub const SYSTEMD_FAILED: i32 = 93;
 pub const IO_FAILED: i32 = 94;
 /// A confirmation was declined (or impossible without a terminal; use --yes).
 pub const ABORTED: i32 = 95;
+/// The stateroot belongs to another guest (or to the host's default boot entry for `remove`).
+/// The CLI's codes after 95 come from 110–119, so they never meet the library's growing range.
+pub const STATEROOT_IN_USE: i32 = 110;
 
 /// The `--help` epilogue: every status this program can exit with.
 pub const HELP_TABLE: &str = "\
@@ -50,7 +53,8 @@ Exit status:
   92  the guest does not resolve to the expected deployment afterwards
   93  systemctl failed
   94  a file could not be read or written
-  95  aborted (confirmation declined)";
+  95  aborted (confirmation declined)
+  110 the stateroot is used by another guest";
 
 /// A failure with the exit status that tells its class.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod complete;
 pub mod exit;
 pub mod files;
 pub mod ostree;

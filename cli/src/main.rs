@@ -8,6 +8,7 @@ use ostree_guests_cli::exit::USAGE;
 use ostree_guests_cli::progress;
 
 fn main() -> ExitCode {
+    ostree_guests_cli::complete::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

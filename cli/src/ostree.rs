@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::exit::{Failure, OSTREE_FAILED, Result};
+use crate::exit::{Failure, OSTREE_FAILED, Result, USAGE};
 use crate::progress;
 
 #[derive(Debug, Clone)]
@@ -53,11 +53,15 @@ impl Ostree {
         full
     }
 
-    fn repo_args(&self, sub: &str, args: &[OsString]) -> Vec<OsString> {
+    /// `ostree --repo=R SUB OPTIONS -- OPERANDS`: the repository commands end their options at
+    /// `--`, so a ref or checksum is never read as an option.
+    fn repo_args(&self, sub: &str, options: &[OsString], operands: &[&str]) -> Vec<OsString> {
         let mut repo = OsString::from("--repo=");
         repo.push(&self.repo);
         let mut full: Vec<OsString> = vec![repo, sub.into()];
-        full.extend(args.iter().cloned());
+        full.extend(options.iter().cloned());
+        full.push("--".into());
+        full.extend(operands.iter().map(OsString::from));
         full
     }
 
@@ -87,6 +91,7 @@ impl Ostree {
     }
 
     pub fn os_init(&self, stateroot: &str) -> Result<()> {
+        operand("stateroot", stateroot)?;
         self.run(&self.admin_args("os-init", &[stateroot.into()]), true)
             .map(drop)
     }
@@ -110,6 +115,7 @@ impl Ostree {
             a.push(o);
             args.push(a);
         }
+        operand("ref", refspec)?;
         args.push(refspec.into());
         self.run(&self.admin_args("deploy", &args), true).map(drop)
     }
@@ -142,28 +148,25 @@ impl Ostree {
 
     /// The full checksum a ref or checksum names in the sysroot's repository.
     pub fn rev_parse(&self, rev: &str) -> Result<String> {
-        let out = self.run(&self.repo_args("rev-parse", &[rev.into()]), false)?;
+        let out = self.run(&self.repo_args("rev-parse", &[], &[rev]), false)?;
         Ok(out.trim().to_owned())
     }
 
     /// `ostree pull REMOTE REF` into the sysroot's repository (network; shows progress).
     pub fn pull(&self, remote: &str, branch: &str) -> Result<()> {
-        self.run(
-            &self.repo_args("pull", &[remote.into(), branch.into()]),
-            true,
-        )
-        .map(drop)
+        self.run(&self.repo_args("pull", &[], &[remote, branch]), true)
+            .map(drop)
     }
 
     /// A ref that keeps `commit` from being pruned while it has no deployment (between an
     /// undeploy and the redeploy of the same commit: undeploy prunes the repository).
     pub fn hold(&self, name: &str, commit: &str) -> Result<()> {
         let _ = self.run(
-            &self.repo_args("refs", &["--delete".into(), name.into()]),
+            &self.repo_args("refs", &["--delete".into()], &[name]),
             false,
         );
         self.run(
-            &self.repo_args("refs", &[format!("--create={name}").into(), commit.into()]),
+            &self.repo_args("refs", &[format!("--create={name}").into()], &[commit]),
             false,
         )
         .map(drop)
@@ -171,7 +174,7 @@ impl Ostree {
 
     pub fn release(&self, name: &str) -> Result<()> {
         self.run(
-            &self.repo_args("refs", &["--delete".into(), name.into()]),
+            &self.repo_args("refs", &["--delete".into()], &[name]),
             false,
         )
         .map(drop)
@@ -181,10 +184,8 @@ impl Ostree {
     /// the boot directory. None when the commit has none of the usual kernel locations.
     pub fn kernel_size(&self, commit: &str) -> Option<u64> {
         for dir in ["/usr/lib/modules", "/usr/lib/ostree-boot", "/boot"] {
-            let Ok(out) = self.run(
-                &self.repo_args("ls", &["-R".into(), commit.into(), dir.into()]),
-                false,
-            ) else {
+            let Ok(out) = self.run(&self.repo_args("ls", &["-R".into()], &[commit, dir]), false)
+            else {
                 continue;
             };
             let total = boot_files_size(&out);
@@ -194,6 +195,20 @@ impl Ostree {
         }
         None
     }
+}
+
+/// `ostree admin` (2022.7) does not accept `--` before its operands ("OSNAME must be
+/// specified"), so one that looks like an option is refused before ostree sees it.
+fn operand(what: &str, value: &str) -> Result<()> {
+    if value.starts_with('-') {
+        return Err(Failure::new(
+            USAGE,
+            format!(
+                "{what} {value:?} starts with '-', which `ostree admin` would take for one of its options"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Deployment lines of `ostree admin status`: `<mark> <stateroot> <checksum>.<serial>[ (label)]`
@@ -288,8 +303,17 @@ mod tests {
             "ostree admin pin --sysroot=/t/s 1"
         );
         assert_eq!(
-            show(&o.repo_args("rev-parse", &["x".into()])),
-            "ostree --repo=/t/s/ostree/repo rev-parse x"
+            show(&o.repo_args("rev-parse", &[], &["x"])),
+            "ostree --repo=/t/s/ostree/repo rev-parse -- x"
+        );
+        assert_eq!(
+            show(&o.repo_args("refs", &["--delete".into()], &["-h"])),
+            "ostree --repo=/t/s/ostree/repo refs --delete -- -h"
+        );
+        assert_eq!(o.os_init("-v").unwrap_err().code, USAGE);
+        assert_eq!(
+            o.deploy("web", "--help", false, None).unwrap_err().code,
+            USAGE
         );
     }
 }

@@ -146,8 +146,11 @@ impl Host {
     /// Refuses a stateroot that is the host's own: the booted one, or the one owning the default
     /// boot entry while other stateroots exist (a sysroot with only guests has no host).
     pub fn refuse_host_stateroot(&self, deps: &[Deployment], stateroot: &str) -> Result<()> {
+        // With OSTREE_GUESTS_SYSROOT the kernel command line may name another sysroot's
+        // stateroot, but a deployment that is the running root by inode is the host's own
+        // whatever path the sysroot was given by (`OSTREE_GUESTS_SYSROOT=/sysroot`).
         let booted = if self.explicit_sysroot {
-            None
+            booted_deployment(&self.layout, deps).map(|d| d.stateroot.clone())
         } else {
             booted_stateroot(&self.layout, deps)
         };

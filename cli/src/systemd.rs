@@ -64,14 +64,6 @@ fn parse_show(text: &str) -> UnitState {
     s
 }
 
-pub fn state_label(unit: &str) -> String {
-    match state(unit) {
-        Some(s) => s.label(),
-        None if available() => String::from("unknown (systemctl failed)"),
-        None => String::from(NO_SYSTEMD),
-    }
-}
-
 pub fn is_active(unit: &str) -> bool {
     state(unit).is_some_and(|s| s.is_active())
 }

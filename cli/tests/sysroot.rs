@@ -248,7 +248,7 @@ fn validate_and_render() {
     fs::write(e.config("web.toml"), "# defaults\n").unwrap();
     let (out, err) = e.cli_ok(&["render", "web"], 79);
     assert!(
-        out.contains("ExecStart=/usr/libexec/ostree-guests/ostree-guest-start web"),
+        out.contains("ExecStart=/usr/libexec/ostree-guests/ostree-guest-start -- web"),
         "{out}"
     );
     assert!(err.contains("no deployment"), "{err}");
@@ -267,13 +267,13 @@ fn validate_and_render() {
 
     let (out, _) = e.cli_ok(&["list", "--json"], 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v[0]["name"], "web");
-    assert_eq!(v[0]["version"], "g1");
-    assert_eq!(v[0]["unit"].as_str().map(|s| !s.is_empty()), Some(true));
+    assert_eq!(v["items"][0]["name"], "web");
+    assert_eq!(v["items"][0]["deployment"]["version"], "g1");
+    assert_eq!(v["items"][0]["unit"], "systemd-nspawn@web.service");
     let (out, _) = e.cli_ok(&["status", "web", "--json"], 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["boot_entries"].as_array().map(Vec::len), Some(1));
-    assert_eq!(v["config_files"][0], "/etc/ostree-guests.d/web.toml");
+    assert_eq!(v["bootEntries"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["configFiles"][0], "/etc/ostree-guests.d/web.toml");
     e.cli_ok(&["status", "nope"], 78);
     let (out, _) = e.cli_ok(&["list"], 0);
     assert!(out.starts_with("NAME"), "{out}");

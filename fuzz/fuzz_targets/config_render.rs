@@ -7,10 +7,10 @@
 //! strictly (no control characters, continuation lines, stray blanks, over-long lines) into
 //! exactly the directives the renderer promises, in order, with exactly the configured values
 //! (Description unescaped equals the trimmed description or the default, ExecStart words are
-//! exactly [helper, name], no specifier but `%%` where specifiers expand, resource values in
+//! exactly [helper, --, name], no specifier but `%%` where specifiers expand, resource values in
 //! systemd's grammar); the fail-closed drop-in, for the real error and for the whole input as an
 //! arbitrary reason, keeps its reason inside comments and runs exactly
-//! [helper, --config-error, name]; `render::generate` writes the same text; the loader's
+//! [helper, --config-error, --, name]; `render::generate` writes the same text; the loader's
 //! shortcut for a single file agrees with its layered path.
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -126,8 +126,9 @@ fn words(v: &str, cunescape: bool) -> Vec<String> {
     ur::words(&spec(v), cunescape).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Decimal without a leading zero: systemd and nspawn read "08" as (invalid) octal.
 fn digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s.len() == 1 || !s.starts_with('0'))
 }
 
 /// systemd's parse_permyriad(): digits with at most two decimals, then '%'.
@@ -228,7 +229,7 @@ fn check_dropin(text: &str, guest: &Guest, s: &Settings) {
     assert_eq!(exec[0], "", "ExecStart= must reset the template's command");
     let cmd = ur::exec(exec[1]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cmd.prefixes, "");
-    assert_eq!(cmd.argv, [HELPER, guest.name.as_str()]);
+    assert_eq!(cmd.argv, [HELPER, "--", guest.name.as_str()]);
 
     assert_eq!(one(&f, "Service", "Restart"), c.restart.as_unit_value());
     let sec = one(&f, "Service", "RestartSec");
@@ -265,7 +266,7 @@ fn check_dropin(text: &str, guest: &Guest, s: &Settings) {
     if let Some(w) = &r.io_weight {
         let v = one(&f, "Service", "IOWeight");
         assert_eq!(v, w.as_str());
-        assert!(v.parse::<u16>().is_ok_and(|n| (1..=10000).contains(&n)));
+        assert!(digits(v) && v.parse::<u16>().is_ok_and(|n| (1..=10000).contains(&n)));
     }
     if nspawn::opens_devices(c) {
         assert_eq!(one(&f, "Service", "DevicePolicy"), "auto");
@@ -300,6 +301,9 @@ fn check_fail_closed(text: &str, guest: &Guest) {
     assert_eq!(exec[0], "");
     let cmd = ur::exec(exec[1]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cmd.prefixes, "");
-    assert_eq!(cmd.argv, [HELPER, "--config-error", guest.name.as_str()]);
+    assert_eq!(
+        cmd.argv,
+        [HELPER, "--config-error", "--", guest.name.as_str()]
+    );
     assert_eq!(one(&f, "Service", "Restart"), "no");
 }

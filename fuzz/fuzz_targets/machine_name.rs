@@ -2,7 +2,7 @@
 //! name of every accepted name.
 //!
 //! Rule (name.rs, README): 1 to 64 characters; dot-separated labels of 1 to 63 ASCII letters,
-//! digits or '-'; ".host" is reserved. The reference walks bytes with a label counter and no
+//! digits or '-', none starting or ending with '-' (systemd's hostname rule); ".host" is reserved. The reference walks bytes with a label counter and no
 //! regex or `split`.
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -15,14 +15,16 @@ fn reference(s: &[u8]) -> bool {
         return false;
     }
     let mut label = 0usize;
+    let mut last = b'.';
     for &b in s {
         match b {
             b'.' => {
-                if label == 0 {
+                if label == 0 || last == b'-' {
                     return false;
                 }
                 label = 0;
             }
+            b'-' if label == 0 => return false,
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' => {
                 label += 1;
                 if label > 63 {
@@ -31,8 +33,9 @@ fn reference(s: &[u8]) -> bool {
             }
             _ => return false,
         }
+        last = b;
     }
-    label > 0
+    label > 0 && last != b'-'
 }
 
 /// systemd's unit_name_is_valid() for an instance unit, plus: the instance is used as `%i` and

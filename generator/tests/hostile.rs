@@ -91,10 +91,10 @@ fn writable_by_others_is_refused_and_says_how_to_fix_it() {
         "{err}"
     );
     assert!(
-        out.contains("ostree-guest-start --config-error open"),
+        out.contains("ostree-guest-start --config-error -- open"),
         "{out}"
     );
-    assert!(out.contains("ostree-guest-start good\n"), "{out}");
+    assert!(out.contains("ostree-guest-start -- good\n"), "{out}");
 }
 
 #[test]
@@ -185,20 +185,116 @@ fn fifos_devices_and_symlink_loops_never_block_or_crash() {
         0o644,
     );
     let (code, out, err) = dry_run(t.path());
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("ostree-guest-start good\n"), "{out}");
-    for name in ["fifo", "zero", "dir"] {
+    // Each unreadable entry fails closed for its own guest; the valid guest is unaffected.
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains("ostree-guest-start -- good\n"), "{out}");
+    for (name, why) in [
+        ("fifo", "a FIFO, not a regular file"),
+        ("zero", "a character device, not a regular file"),
+        ("dir", "a directory, not a regular file"),
+        ("loop", "symbolic link that cannot be followed"),
+        ("dangling", "symbolic link that cannot be followed"),
+    ] {
         assert!(
-            err.contains(&format!(
-                "/etc/ostree-guests.d/{name}.toml: not a regular file; ignored"
-            )),
+            err.contains(&format!("/etc/ostree-guests.d/{name}.toml: ")) && err.contains(why),
             "{name}: {err}"
+        );
+        assert!(
+            out.contains(&format!("ostree-guest-start --config-error -- {name}\n")),
+            "{name}: {out}"
+        );
+    }
+}
+
+/// systemd masks with any link that resolves to /dev/null; an admin entry that cannot be read
+/// must not hand the guest to the vendor file below it.
+#[test]
+fn masks_resolve_like_systemd_and_unreadable_admin_entries_fail_closed() {
+    let t = tree();
+    let conf = t.path().join(CONF);
+    for name in ["rel", "slashes", "dangling", "dir", "looped", "dropin"] {
+        write(
+            t.path(),
+            &format!("usr/lib/ostree-guests.d/{name}.toml"),
+            "description = \"vendor\"\n",
+            0o644,
+        );
+    }
+    symlink("../../dev/null", conf.join("rel.toml")).unwrap();
+    symlink("/dev//null", conf.join("slashes.toml")).unwrap();
+    symlink("/nonexistent.toml", conf.join("dangling.toml")).unwrap();
+    fs::create_dir(conf.join("dir.toml")).unwrap();
+    symlink("looped.toml", conf.join("looped.toml")).unwrap();
+    write(
+        t.path(),
+        "usr/lib/ostree-guests.d/dropin.toml.d/10-a.toml",
+        "autostart = false\n",
+        0o644,
+    );
+    fs::create_dir_all(conf.join("dropin.toml.d")).unwrap();
+    symlink("/gone.toml", conf.join("dropin.toml.d/10-a.toml")).unwrap();
+    let (code, out, err) = dry_run(t.path());
+    assert_eq!(code, 1, "{err}");
+    for masked in ["rel", "slashes"] {
+        assert!(
+            !out.contains(&format!("@{masked}.service")),
+            "{masked}: {out}"
+        );
+    }
+    for refused in ["dangling", "dir", "looped", "dropin"] {
+        assert!(
+            out.contains(&format!("ostree-guest-start --config-error -- {refused}\n")),
+            "{refused}: {out}"
         );
     }
     assert!(
-        err.contains("loop.toml") && err.contains("dangling.toml"),
+        err.contains(
+            "/etc/ostree-guests.d/dangling.toml: is a symbolic link that cannot be followed"
+        ) && err.contains(
+            "refused rather than letting a lower-priority file of the same name take its place"
+        ),
         "{err}"
     );
+    assert!(
+        err.contains("/etc/ostree-guests.d/dropin.toml.d/10-a.toml: "),
+        "{err}"
+    );
+}
+
+/// sshd's StrictModes walk: a root-owned file is only as safe as the directories leading to it.
+#[test]
+fn a_link_into_a_directory_others_can_write_is_refused_a_sticky_one_is_not() {
+    let t = tree();
+    let conf = t.path().join(CONF);
+    for (dir, mode) in [("open", 0o777), ("sticky", 0o1777)] {
+        write(
+            t.path(),
+            &format!("{dir}/real.toml"),
+            "autostart = true\n",
+            0o644,
+        );
+        fs::set_permissions(t.path().join(dir), fs::Permissions::from_mode(mode)).unwrap();
+        symlink(
+            t.path().join(dir).join("real.toml"),
+            conf.join(format!("{dir}.toml")),
+        )
+        .unwrap();
+    }
+    let (code, out, err) = dry_run(t.path());
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        out.contains("ostree-guest-start --config-error -- open\n"),
+        "{out}"
+    );
+    let open_dir = t.path().join("open").canonicalize().unwrap();
+    assert!(
+        err.contains(&format!(
+            "/etc/ostree-guests.d/open.toml: its path goes through the directory {}, which is writable by group or others",
+            open_dir.display()
+        )),
+        "{err}"
+    );
+    assert!(out.contains("ostree-guest-start -- sticky\n"), "{out}");
 }
 
 #[test]
@@ -231,10 +327,10 @@ fn ten_megabytes_of_junk_finish_and_keep_the_valid_guest() {
     );
     let (code, out, err) = dry_run(t.path());
     assert_eq!(code, 1, "{}", err.lines().next().unwrap_or_default());
-    assert!(out.contains("ostree-guest-start zgood\n"), "{out}");
+    assert!(out.contains("ostree-guest-start -- zgood\n"), "{out}");
     // every junk .toml becomes a fail-closed guest; the .conf files are not configuration
     assert_eq!(
-        out.matches("ostree-guest-start --config-error junk")
+        out.matches("ostree-guest-start --config-error -- junk")
             .count(),
         500
     );
@@ -273,5 +369,5 @@ fn binds_that_would_expose_the_physical_root_are_refused() {
         err.contains("/etc/ostree-guests.d/b.toml:2: bind[0].source"),
         "{err}"
     );
-    assert!(out.contains("ostree-guest-start ok\n"), "{out}");
+    assert!(out.contains("ostree-guest-start -- ok\n"), "{out}");
 }

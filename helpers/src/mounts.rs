@@ -7,19 +7,12 @@
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
-
-#[derive(Debug)]
-pub struct Staged {
-    pub var: PathBuf,
-    pub boot: PathBuf,
-    /// An empty file: the guest's own /run/ostree-booted when it runs OSTree tools.
-    pub booted_marker: PathBuf,
-}
+use ostree_guests::nspawn::Staging;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct MountInfo {
@@ -141,7 +134,15 @@ pub fn prepare_sysroot(sysroot: &Path) -> Result<()> {
 
 /// Staging binds under STAGING_ROOT/NAME on a tmpfs private to this namespace: the host keeps
 /// only the empty STAGING_ROOT directory (a mount point needs one), shared by all guests.
-pub fn stage(staging_root: &Path, name: &str, var: &Path, boot: &Path) -> Result<Staged> {
+/// `sysroot_view` (ostree-tools) is the physical root, staged read-only: nspawn binds it like any
+/// other source (idmapped with the guest's user namespace) instead of keeping the old root.
+pub fn stage(
+    staging_root: &Path,
+    staging: &Staging,
+    var: &Path,
+    boot: &Path,
+    sysroot_view: Option<&Path>,
+) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -155,23 +156,34 @@ pub fn stage(staging_root: &Path, name: &str, var: &Path, boot: &Path) -> Result
         Some("mode=0700,size=64k"),
     )
     .with_context(|| format!("mounting a private tmpfs on {}", staging_root.display()))?;
-    let dir = staging_root.join(name);
-    fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let staged = Staged {
-        var: dir.join("var"),
-        boot: dir.join("boot"),
-        booted_marker: dir.join("ostree-booted"),
-    };
-    fs::write(&staged.booted_marker, "")
-        .with_context(|| format!("creating {}", staged.booted_marker.display()))?;
-    for (src, dst) in [(var, &staged.var), (boot, &staged.boot)] {
+    let dir = staging.dir();
+    fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let marker = staging.booted_marker();
+    fs::write(&marker, "").with_context(|| format!("creating {}", marker.display()))?;
+    let mut sources = vec![(var, staging.var()), (boot, staging.boot())];
+    if let Some(sysroot) = sysroot_view {
+        sources.push((sysroot, staging.sysroot()));
+    }
+    for (src, dst) in &sources {
         if !src.is_dir() {
             bail!("{} is not a directory", src.display());
         }
         fs::create_dir(dst).with_context(|| format!("creating {}", dst.display()))?;
         bind(src, dst)?;
     }
-    Ok(staged)
+    if sysroot_view.is_some() {
+        let view = staging.sysroot();
+        // Read-only here already: nspawn's --bind-ro applies after the guest's own mounts exist.
+        mount(
+            None::<&str>,
+            &view,
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .with_context(|| format!("making {} read-only", view.display()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,10 +12,11 @@ use anyhow::{Context as _, Result};
 use ostree_guests::config::{self, Guest, Settings};
 use ostree_guests::deployment::{self, Layout, Resolved};
 use ostree_guests::exit;
-use ostree_guests::nspawn::{self, STAGING_DIR};
+use ostree_guests::nspawn::{self, STAGING_DIR, Staging};
 use ostree_guests::paths::{CONFIG_DIRS, ENV_ROOT, env_path};
 
-use crate::{machined, mounts};
+use crate::binds::{self, BindError};
+use crate::{idmap_probe, machined, mounts};
 
 pub const USAGE: &str = "\
 Usage: ostree-guest-start [--dry-run] [--no-register] NAME
@@ -56,8 +57,18 @@ impl Failure {
 pub fn parse_args(args: &[String]) -> Result<Option<Args>, Failure> {
     let mut a = Args::default();
     let mut name = None;
+    let mut options_done = false;
     for arg in args {
         match arg.as_str() {
+            // The drop-in passes "--" before the name, so no name is ever taken for an option.
+            "--" if !options_done => options_done = true,
+            s if options_done && name.is_none() => name = Some(s.to_owned()),
+            s if options_done => {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!("unexpected argument {s}\n\n{USAGE}"),
+                ));
+            }
             "--help" | "-h" => return Ok(None),
             "--dry-run" => a.dry_run = true,
             "--no-register" => a.no_register = true,
@@ -142,6 +153,9 @@ fn dry_run_text(guest: &Guest, settings: &Settings, r: &Resolved, argv: &[OsStri
     line("pinned", if d.pinned { "yes" } else { "no" });
     line("boot-entry", &d.boot_entry.display().to_string());
     line("directory", &r.dir.display().to_string());
+    for (i, b) in settings.config.bind.iter().enumerate() {
+        line(&format!("bind[{i}]"), b.source.as_str());
+    }
     s.push_str("argv:\n");
     for a in argv {
         s.push_str(&format!("  {}\n", a.to_string_lossy()));
@@ -227,16 +241,97 @@ fn wait_for_bridge(name: &str, bridge: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn prepare(layout: &Layout, name: &str, stateroot: &str) -> Result<mounts::Staged> {
-    mounts::enter_private_namespace()?;
-    mounts::prepare_sysroot(&layout.sysroot)?;
+fn prepare(
+    layout: &Layout,
+    staging: &Staging,
+    settings: &Settings,
+    deployment_dir: &Path,
+) -> Result<(), Failure> {
+    let name = staging.dir().display().to_string();
+    let mount_failed = |e: anyhow::Error| Failure::new(exit::MOUNT_FAILED, format!("{e:#}"));
+    mounts::enter_private_namespace().map_err(mount_failed)?;
+    mounts::prepare_sysroot(&layout.sysroot).map_err(mount_failed)?;
     let var = layout
         .sysroot
         .join("ostree/deploy")
-        .join(stateroot)
+        .join(settings.stateroot.as_str())
         .join("var");
-    mounts::stage(Path::new(STAGING_DIR), name, &var, &layout.boot)
-        .with_context(|| format!("staging the mounts of guest {name}"))
+    let c = &settings.config;
+    let sysroot_view = c.ostree_tools.then_some(layout.sysroot.as_path());
+    mounts::stage(
+        Path::new(STAGING_DIR),
+        staging,
+        &var,
+        &layout.boot,
+        sysroot_view,
+    )
+    .with_context(|| format!("staging the mounts in {name}"))
+    .map_err(mount_failed)?;
+    let real = |p: &Path| {
+        std::fs::canonicalize(p)
+            .with_context(|| format!("resolving {}", p.display()))
+            .map_err(mount_failed)
+    };
+    let rules = binds::HostRules {
+        sysroot: real(&layout.sysroot)?,
+        boot: real(&layout.boot)?,
+        boot_writable: c.boot_writable,
+    };
+    let roots = binds::GuestRoots {
+        deployment: deployment_dir,
+        var: &var,
+    };
+    binds::stage(&c.bind, &rules, &roots, |i| staging.bind(i)).map_err(|e| match e {
+        BindError::Refused(m) => Failure::new(
+            exit::BIND_REFUSED,
+            format!(
+                "{m}; change [[bind]] in the configuration (see HOST SAFETY in ostree-guests.d(5))"
+            ),
+        ),
+        BindError::Failed(e) => mount_failed(e),
+    })
+}
+
+/// Every source nspawn will idmap, with what it is for the message: nspawn would otherwise fail
+/// after our exec, with a status the unit retries forever.
+fn probe_idmap(
+    staging: &Staging,
+    settings: &Settings,
+    deployment_dir: &Path,
+) -> Result<(), Failure> {
+    let c = &settings.config;
+    let mut sources = vec![
+        (deployment_dir.to_owned(), "the deployment".to_owned()),
+        (staging.var(), "the stateroot's var".to_owned()),
+        (staging.boot(), "the boot directory".to_owned()),
+    ];
+    if c.ostree_tools {
+        sources.push((
+            staging.sysroot(),
+            "the physical root (ostree-tools)".to_owned(),
+        ));
+    }
+    for (i, b) in c.bind.iter().enumerate() {
+        sources.push((staging.bind(i), format!("bind[{i}] {}", b.source.as_str())));
+    }
+    let userns = idmap_probe::ProbeUserns::new().map_err(|e| {
+        Failure::new(
+            exit::MOUNT_FAILED,
+            format!("probing idmapped mounts: {e:#}"),
+        )
+    })?;
+    for (path, what) in &sources {
+        if let Err(e) = idmap_probe::can_idmap(path, &userns) {
+            return Err(Failure::new(
+                exit::IDMAP_UNSUPPORTED,
+                format!(
+                    "{what} is on a file system ({}) that this kernel cannot idmap ({e}), and the guest runs in a user namespace; move it to one that can (ext4, xfs, btrfs, tmpfs since Linux 6.3) or make the guest privileged with security.private-users = \"no\" (see HOST SAFETY in ostree-guests.d(5))",
+                    ostree_guests::fs_kind::name(path)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Runs the helper; returns only on failure (or after --dry-run / --config-error).
@@ -263,18 +358,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     .map_err(|e| Failure::new(e.exit_code(), format!("{}: {e}", guest.name)))?;
     // Registering needs machined, which needs systemd as PID 1.
     let register = !args.no_register && libsystemd::daemon::booted();
-    let staging = Path::new(STAGING_DIR).join(guest.name.as_str());
-    let (var_source, boot_source) = (staging.join("var"), staging.join("boot"));
-    let booted_marker = staging.join("ostree-booted");
+    let staging = Staging::for_machine(&guest.name);
     let deployment_rel = resolved.deployment.relative_dir();
     let plan = nspawn::Plan {
         machine: &guest.name,
         settings,
         sysroot: &layout.sysroot,
         deployment: &deployment_rel,
-        var_source: &var_source,
-        boot_source: &boot_source,
-        booted_marker: &booted_marker,
+        staging: &staging,
         deployment_dir: Some(&resolved.dir),
         register,
     };
@@ -304,9 +395,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if register {
         clear_registration(guest.name.as_str(), &guest.name.unit())?;
     }
-    let staged = prepare(&layout, guest.name.as_str(), settings.stateroot.as_str())
-        .map_err(|e| Failure::new(exit::MOUNT_FAILED, format!("{}: {e:#}", guest.name)))?;
-    debug_assert_eq!(staged.booted_marker, booted_marker);
+    prepare(&layout, &staging, settings, &resolved.dir)
+        .map_err(|f| Failure::new(f.code, format!("{}: {}", guest.name, f.message)))?;
+    if settings.config.private_users() == config::PrivateUsers::Idmap {
+        probe_idmap(&staging, settings, &resolved.dir)
+            .map_err(|f| Failure::new(f.code, format!("{}: {}", guest.name, f.message)))?;
+    }
     for w in config::isolation_warnings(&settings.config) {
         eprintln!("{}: warning: {w}", guest.name);
     }

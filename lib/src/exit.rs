@@ -32,6 +32,22 @@ pub const MACHINE_NAME_TAKEN: i32 = 87;
 /// retryable.
 pub const BRIDGE_MISSING: i32 = 88;
 
+/// A source that would be bound idmapped (the guest's user namespace) lies on a file system or
+/// kernel that cannot idmap it: nspawn would fail after our exec, and retries cannot help.
+pub const IDMAP_UNSUPPORTED: i32 = 100;
+/// A `[[bind]]` source is refused where it really is: it exposes the host (its root, the
+/// physical root, /proc, a writable /boot) or, for `+/path`, does not exist in the guest.
+pub const BIND_REFUSED: i32 = 101;
+
+/// The sysroot or boot directory cannot be read in a way that waiting does not change (a
+/// symbolic link loop, a file where a directory belongs, a name too long): not retryable,
+/// unlike [`SYSROOT_UNREADABLE`], which covers what is not there or not readable *yet*.
+pub const SYSROOT_BROKEN: i32 = 103;
+
+/// Codes after which a restart may succeed: something that is not there yet (a mount, a
+/// device, a bridge) or a passing I/O error. Every code is in exactly one of the two lists.
+pub const RETRYABLE: &[i32] = &[SYSROOT_UNREADABLE, MOUNT_FAILED, BRIDGE_MISSING];
+
 /// Codes after which restarting the unit cannot help; they go into `RestartPreventExitStatus=`.
 pub const NOT_RETRYABLE: &[i32] = &[
     USAGE,
@@ -43,4 +59,36 @@ pub const NOT_RETRYABLE: &[i32] = &[
     EXEC_FAILED,
     BOOT_ENTRIES_MALFORMED,
     MACHINE_NAME_TAKEN,
+    IDMAP_UNSUPPORTED,
+    BIND_REFUSED,
+    SYSROOT_BROKEN,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `pub const NAME: i32 = N;` of this file, so a new code cannot skip the sorting.
+    fn all_codes() -> Vec<(String, i32)> {
+        include_str!("exit.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub const ")?.split_once(": i32 = "))
+            .map(|(name, v)| (name.to_owned(), v.trim_end_matches(';').parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn every_code_is_either_retryable_or_not_and_none_is_both() {
+        let all = all_codes();
+        assert!(all.len() >= 13, "{all:?}");
+        for (name, code) in &all {
+            let (r, n) = (RETRYABLE.contains(code), NOT_RETRYABLE.contains(code));
+            assert!(r != n, "{name} = {code}: retryable {r}, not retryable {n}");
+        }
+        let mut codes: Vec<i32> = all.iter().map(|(_, c)| *c).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len(), "two names share a code: {all:?}");
+        assert!(!codes.contains(&1) && !codes.contains(&133));
+    }
+}

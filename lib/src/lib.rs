@@ -6,6 +6,7 @@
 pub mod config;
 pub mod deployment;
 pub mod exit;
+pub mod fs_kind;
 pub mod guest_path;
 pub mod name;
 pub mod network;

@@ -2,8 +2,11 @@
 //!
 //! The file stem of `NAME.toml` is the machine name, the instance of `systemd-nspawn@NAME.service`
 //! and nspawn's `--machine=`. The template passes `%i` unescaped, so the name must need no unit-name
-//! escaping at all: we accept exactly systemd's current hostname rule (letters, digits and `-` in
-//! dot-separated labels, at most 64 characters), which older systemd versions also accept.
+//! escaping at all: we accept systemd's hostname rule (letters, digits and `-` in dot-separated
+//! labels, no label starting or ending with `-`, at most 64 characters; hostname_is_valid() in
+//! systemd's hostname-util.c), which nspawn applies to `--machine=`. A name it refuses would make
+//! nspawn exit 1 on every start, which `Restart=on-failure` retries forever; a leading `-` would
+//! also read as an option.
 
 use std::fmt;
 
@@ -25,6 +28,10 @@ pub enum NameError {
     EmptyLabel,
     #[error("machine name has a label longer than {MAX_LABEL_LEN} characters")]
     LabelTooLong,
+    #[error(
+        "machine name has a label starting or ending with '-', which systemd-nspawn refuses (like a hostname)"
+    )]
+    HyphenAtLabelEdge,
     #[error("\".host\" is reserved by systemd-machined for the host itself")]
     Reserved,
 }
@@ -79,6 +86,9 @@ fn validate(s: &str) -> Result<(), NameError> {
         if label.len() > MAX_LABEL_LEN {
             return Err(NameError::LabelTooLong);
         }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(NameError::HyphenAtLabelEdge);
+        }
     }
     Ok(())
 }
@@ -89,7 +99,16 @@ mod tests {
 
     #[test]
     fn accepts_hostname_like_names() {
-        for ok in ["web", "k3s-server", "a.b", "Node1", "x", &"a".repeat(63)] {
+        for ok in [
+            "web",
+            "k3s-server",
+            "a.b",
+            "Node1",
+            "x",
+            "a--b",
+            "0web",
+            &"a".repeat(63),
+        ] {
             assert!(MachineName::parse(ok).is_ok(), "{ok}");
         }
         let dotted = format!("{}.{}", "a".repeat(32), "b".repeat(31));
@@ -114,6 +133,12 @@ mod tests {
             ("ä", NameError::BadChar('ä')),
             ("a\nb", NameError::BadChar('\n')),
             (".host", NameError::Reserved),
+            ("-web", NameError::HyphenAtLabelEdge),
+            ("web-", NameError::HyphenAtLabelEdge),
+            ("a.-b", NameError::HyphenAtLabelEdge),
+            ("a-.b", NameError::HyphenAtLabelEdge),
+            ("--help", NameError::HyphenAtLabelEdge),
+            ("-", NameError::HyphenAtLabelEdge),
         ];
         for (input, want) in cases {
             assert_eq!(MachineName::parse(input), Err(want.clone()), "{input:?}");

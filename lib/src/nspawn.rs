@@ -1,16 +1,16 @@
 //! The systemd-nspawn command line for a guest, as a pure function of its settings and the
 //! resolved deployment, so it can be golden-tested and shown by `--dry-run`.
 //!
-//! Shape (see DESIGN.md, "Host safety model"):
+//! Shape (see docs/DESIGN.md, "Host safety model"):
 //! - `--directory` is the physical sysroot and `--pivot-root` its deployment *without* keeping
 //!   the old root, so the guest never sees the host's other stateroots, `/var` or repository;
 //! - the stateroot's `var` and the boot directory come from staging mounts outside the
 //!   directory (a source under `--directory` would resolve after the pivot);
 //! - `/usr` is bound read-only over itself: its files are the host's and the repository's inodes;
-//! - no `-U`/`--private-users`: ownership shifting would chown the shared repository.
+//! - ownership `map` or `--private-users=no`, never `-U`/`auto`/`chown` (they may chown the repo).
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::{GuestConfig, NetworkMode, PrivateUsers, Profile, Settings};
 use crate::name::MachineName;
@@ -22,6 +22,51 @@ pub const STAGING_DIR: &str = "/run/ostree-guests";
 /// bpf (runc's cgroup v2 device filter, eBPF CNIs), perf_event_open.
 const KUBERNETES_SYSCALLS: &[&str] = &["@keyring", "bpf", "perf_event_open"];
 
+/// Where the start helper stages what the guest gets from outside its deployment, in its
+/// private namespace: every such source is opened (and checked) once and bound here, so
+/// nspawn is handed paths that no guest and no later rename can redirect.
+#[derive(Debug, Clone)]
+pub struct Staging {
+    dir: PathBuf,
+}
+
+impl Staging {
+    pub fn for_machine(machine: &MachineName) -> Self {
+        Self {
+            dir: Path::new(STAGING_DIR).join(machine.as_str()),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The stateroot's var.
+    pub fn var(&self) -> PathBuf {
+        self.dir.join("var")
+    }
+
+    /// The boot directory.
+    pub fn boot(&self) -> PathBuf {
+        self.dir.join("boot")
+    }
+
+    /// An empty file: the guest's own /run/ostree-booted (ostree-tools).
+    pub fn booted_marker(&self) -> PathBuf {
+        self.dir.join("ostree-booted")
+    }
+
+    /// The physical root, read-only (ostree-tools).
+    pub fn sysroot(&self) -> PathBuf {
+        self.dir.join("sysroot")
+    }
+
+    /// The source of the configuration's `[[bind]]` number `index`.
+    pub fn bind(&self, index: usize) -> PathBuf {
+        self.dir.join("bind").join(index.to_string())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {
     pub machine: &'a MachineName,
@@ -30,11 +75,7 @@ pub struct Plan<'a> {
     pub sysroot: &'a Path,
     /// The deployment relative to the sysroot: `ostree/deploy/X/deploy/CSUM.SERIAL`.
     pub deployment: &'a Path,
-    /// Staged bind sources for the stateroot's var, the boot directory and (ostree-tools) an
-    /// empty /run/ostree-booted marker of the guest's own.
-    pub var_source: &'a Path,
-    pub boot_source: &'a Path,
-    pub booted_marker: &'a Path,
+    pub staging: &'a Staging,
     /// The deployment's directory on the host, to resolve bind targets through its symlinks;
     /// None leaves targets as configured (dry runs without a deployment tree).
     pub deployment_dir: Option<&'a Path>,
@@ -82,13 +123,10 @@ fn opt(name: &str, value: impl AsRef<str>) -> OsString {
 pub fn argv(plan: &Plan<'_>) -> Vec<OsString> {
     let c = &plan.settings.config;
     let sec = &c.security;
-    let idmap = sec.private_users == PrivateUsers::Idmap;
-    let pivot = if c.ostree_tools {
-        format!("/{}:/sysroot", plan.deployment.display())
-    } else {
-        // Without ":/sysroot" nspawn unmounts the old root: the guest never sees it.
-        format!("/{}", plan.deployment.display())
-    };
+    let idmap = c.private_users() == PrivateUsers::Idmap;
+    // The old root is never kept: nspawn would idmap it after the pivot, where it is a submount
+    // it cannot remap, and it would show the guest the physical root read-write.
+    let pivot = format!("/{}", plan.deployment.display());
     let mut a: Vec<OsString> = vec![
         "systemd-nspawn".into(),
         "--quiet".into(),
@@ -119,26 +157,32 @@ pub fn argv(plan: &Plan<'_>) -> Vec<OsString> {
     if !plan.register {
         a.push("--register=no".into());
     }
+    let staging = plan.staging;
     a.push(bind(
         "bind",
-        &plan.var_source.display().to_string(),
+        &staging.var().display().to_string(),
         "/var",
         idmap,
     ));
     let boot_flag = if c.boot_writable { "bind" } else { "bind-ro" };
     a.push(bind(
         boot_flag,
-        &plan.boot_source.display().to_string(),
+        &staging.boot().display().to_string(),
         "/boot",
         idmap,
     ));
     // The guest's /usr holds the host's and the repository's own inodes.
     a.push("--bind-ro=+/usr:/usr".into());
     if c.ostree_tools {
-        a.push("--bind-ro=+/sysroot:/sysroot".into());
         a.push(bind(
             "bind-ro",
-            &plan.booted_marker.display().to_string(),
+            &staging.sysroot().display().to_string(),
+            "/sysroot",
+            idmap,
+        ));
+        a.push(bind(
+            "bind-ro",
+            &staging.booted_marker().display().to_string(),
             "/run/ostree-booted",
             false,
         ));
@@ -161,8 +205,16 @@ pub fn argv(plan: &Plan<'_>) -> Vec<OsString> {
         let drop: Vec<&str> = sec.drop_capabilities.iter().map(|c| c.as_str()).collect();
         a.push(opt("drop-capability", drop.join(",")));
     }
-    if !syscalls.is_empty() {
-        a.push(opt("system-call-filter", syscalls.join(" ")));
+    // nspawn reads `~` only at the start of a whole value, which then denies every name in it:
+    // allowed and denied names go into one flag each.
+    let (denied, allowed): (Vec<&str>, Vec<&str>) =
+        syscalls.iter().partition(|s| s.starts_with('~'));
+    if !allowed.is_empty() {
+        a.push(opt("system-call-filter", allowed.join(" ")));
+    }
+    if !denied.is_empty() {
+        let names: Vec<&str> = denied.iter().map(|s| s.trim_start_matches('~')).collect();
+        a.push(opt("system-call-filter", format!("~{}", names.join(" "))));
     }
     if let Some(l) = &sec.selinux_context {
         a.push(opt("selinux-context", l.as_str()));
@@ -192,26 +244,16 @@ pub fn argv(plan: &Plan<'_>) -> Vec<OsString> {
     for p in &net.ports {
         a.push(opt("port", p.as_str()));
     }
-    for b in &c.bind {
+    for (i, b) in c.bind.iter().enumerate() {
         let flag = if b.read_only { "bind-ro" } else { "bind" };
-        let source = if b.source.in_guest() {
-            format!("+{}", bind_path(b.source.path()))
-        } else {
-            bind_path(b.source.path())
-        };
-        let options = if idmap && !b.source.in_guest() {
-            ":idmap"
-        } else {
-            ""
-        };
+        // Staged by the helper: a host path checked where it really is, or a `+` path resolved
+        // inside the guest, so nspawn never follows a link the guest could have planted.
+        let source = staging.bind(i).display().to_string();
         let target = match plan.deployment_dir {
             Some(dir) => crate::guest_path::resolve(dir, b.target()),
             None => b.target().to_owned(),
         };
-        a.push(OsString::from(format!(
-            "--{flag}={source}:{}{options}",
-            bind_path(&target)
-        )));
+        a.push(bind(flag, &source, &target, idmap));
     }
     a
 }
@@ -237,9 +279,7 @@ mod tests {
             settings: &s,
             sysroot: Path::new("/sysroot"),
             deployment: Path::new("ostree/deploy/web/deploy/abc.0"),
-            var_source: Path::new("/run/ostree-guests/web/var"),
-            boot_source: Path::new("/run/ostree-guests/web/boot"),
-            booted_marker: Path::new("/run/ostree-guests/web/ostree-booted"),
+            staging: &Staging::for_machine(&name),
             deployment_dir: None,
             register,
         };
@@ -251,37 +291,95 @@ mod tests {
     }
 
     #[test]
-    fn default_guest() {
+    fn default_guest_is_user_namespaced() {
         similar_asserts::assert_eq!(
             render("", true),
             "systemd-nspawn\n--quiet\n--keep-unit\n--boot\n--notify-ready=yes\n--machine=web\n--directory=/sysroot\n\
-             --pivot-root=/ostree/deploy/web/deploy/abc.0\n--settings=yes\n--private-users=no\n\
-             --link-journal=no\n\
-             --bind=/run/ostree-guests/web/var:/var\n--bind-ro=/run/ostree-guests/web/boot:/boot\n\
+             --pivot-root=/ostree/deploy/web/deploy/abc.0\n--settings=yes\n--private-users=pick\n\
+             --private-users-ownership=map\n--link-journal=no\n\
+             --bind=/run/ostree-guests/web/var:/var:idmap\n--bind-ro=/run/ostree-guests/web/boot:/boot:idmap\n\
              --bind-ro=+/usr:/usr\n--network-veth"
         );
     }
 
     #[test]
-    fn never_user_namespaces_or_old_root() {
+    fn privileged_only_when_asked_or_needed() {
+        for toml in [
+            "[security]\nprivate-users = \"no\"",
+            "profile = \"kubernetes\"",
+            "bind-dev = true",
+        ] {
+            let a = render(toml, true);
+            assert!(
+                a.contains("--private-users=no")
+                    && !a.contains("ownership")
+                    && !a.contains(":idmap"),
+                "{toml}: {a}"
+            );
+        }
+    }
+
+    #[test]
+    fn never_chown_or_the_old_root() {
         for toml in [
             "",
             "[network]\nmode = \"host\"",
             "[network]\nmode = \"none\"",
+            "ostree-tools = true",
+            "ostree-tools = true\n[security]\nprivate-users = \"no\"",
         ] {
             let a = render(toml, false);
             assert!(
-                !a.contains("-U") && !a.contains("--private-users=pick"),
+                !a.contains("-U\n") && !a.contains("chown") && !a.contains("=auto"),
                 "{a}"
             );
             assert!(
-                a.contains("--private-users=no") && !a.contains("ownership"),
+                a.contains("--private-users=no") || a.contains("--private-users-ownership=map"),
                 "{a}"
             );
-            assert!(!a.contains(":/sysroot"), "{a}");
+            assert!(
+                !a.contains("abc.0:/sysroot") && !a.contains("+/sysroot"),
+                "{a}"
+            );
             assert!(!a.contains("try-guest") && !a.contains("override"), "{a}");
             assert!(a.contains("--register=no"), "{a}");
         }
+    }
+
+    #[test]
+    fn ostree_tools_gets_a_staged_read_only_sysroot() {
+        let a = render("ostree-tools = true", true);
+        assert!(
+            a.contains("--bind-ro=/run/ostree-guests/web/sysroot:/sysroot:idmap\n--bind-ro=/run/ostree-guests/web/ostree-booted:/run/ostree-booted\n"),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn allowed_and_denied_system_calls_are_separate_flags() {
+        let a = render(
+            "[security]\nsystem-call-filter = [\"bpf\", \"~chroot\", \"@swap\", \"~unshare\"]",
+            true,
+        );
+        assert!(
+            a.contains("--system-call-filter=bpf @swap\n--system-call-filter=~chroot unshare\n"),
+            "{a}"
+        );
+        let a = render("[security]\nsystem-call-filter = [\"~chroot\"]", true);
+        assert!(
+            a.contains("--system-call-filter=~chroot\n") && !a.contains("filter=chroot"),
+            "{a}"
+        );
+        let a = render(
+            "profile = \"kubernetes\"\n[security]\nsystem-call-filter = [\"~chroot\"]",
+            true,
+        );
+        assert!(
+            a.contains(
+                "--system-call-filter=@keyring bpf perf_event_open\n--system-call-filter=~chroot\n"
+            ),
+            "{a}"
+        );
     }
 
     #[test]
@@ -303,14 +401,15 @@ mod tests {
     }
 
     #[test]
-    fn binds_escape_colons_and_backslashes() {
+    fn binds_come_from_staging_and_escape_colons() {
         let a = render(
-            "[[bind]]\nsource = \"/srv/a:b\"\n[[bind]]\nsource = \"/srv/c\\\\d\"\ntarget = \"/mnt/x\"\nread-only = true",
+            "[[bind]]\nsource = \"/srv/a:b\"\n[[bind]]\nsource = \"+/etc/c\"\ntarget = \"/mnt/x:y\"\nread-only = true",
             true,
         );
         assert!(
-            a.ends_with("--bind=/srv/a\\:b:/srv/a\\:b\n--bind-ro=/srv/c\\\\d:/mnt/x"),
+            a.ends_with("--bind=/run/ostree-guests/web/bind/0:/srv/a\\:b:idmap\n--bind-ro=/run/ostree-guests/web/bind/1:/mnt/x\\:y:idmap"),
             "{a}"
         );
+        assert!(!a.contains("+/etc"), "{a}");
     }
 }

@@ -92,7 +92,7 @@ fn check_dropin(text: &str, name: &str) -> Result<(), String> {
     }
     let cmd = ur::exec(cmd).map_err(|e| e.to_string())?;
     let ok = cmd.prefixes.is_empty()
-        && (cmd.argv == [HELPER, name] || cmd.argv == [HELPER, "--config-error", name]);
+        && (cmd.argv == [HELPER, "--", name] || cmd.argv == [HELPER, "--config-error", "--", name]);
     if !ok {
         return Err(format!("ExecStart runs {:?}", cmd.argv));
     }

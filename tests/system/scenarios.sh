@@ -475,12 +475,12 @@ wait_for 30 guest_up cliguest
 verdict "daemon-reload + start boots the created guest" "$(systemctl is-active "$(unit cliguest)")" guest_up cliguest
 list=$("$CLI" list --json 2>&1)
 verdict "list --json reports it running" "$(echo "$list" | oneline | cut -c1-200)" \
-	sh -c 'echo "$1" | tr -d "\n" | grep -q "\"name\": *\"cliguest\"[^}]*\"unit\": *\"active"' sh "$list"
+	sh -c 'echo "$1" | tr -d "\n" | grep -q "\"name\": *\"cliguest\"[^}]*\"activeState\": *\"active\""' sh "$list"
 st=$("$CLI" status cliguest --json 2>&1)
 dd=$(dry_dep cliguest)
 # an empty deployment (the dry run printed none) would match anything
 verdict "status --json reports the unit and the deployment" "dry-run deployment '${dd:-none}'; $(echo "$st" | oneline | cut -c1-200)" \
-	sh -c '[ -n "$2" ] && echo "$1" | grep -q "\"unit_state\": *\"active\|\"active (running)\"" && echo "$1" | grep -qF "$2"' sh "$st" "$dd"
+	sh -c '[ -n "$2" ] && echo "$1" | grep -q "\"activeState\": *\"active\"" && echo "$1" | grep -qF "$2"' sh "$st" "$dd"
 cli_commit() { # cli_commit N: a new commit on the guest's ref whose marker says cliguest-vN
 	local dir
 	dir=$(mktemp -d /tmp/t3a-cli.XXXXXX)

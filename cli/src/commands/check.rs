@@ -12,6 +12,25 @@ use crate::files;
 
 use super::{find_guest, load};
 
+/// Host bind sources that a user-namespaced guest cannot use: the start would fail (exit 100).
+fn idmap_warnings(c: &config::GuestConfig) -> Vec<String> {
+    if c.private_users() != config::PrivateUsers::Idmap {
+        return Vec::new();
+    }
+    c.bind
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| !b.source.in_guest())
+        .filter_map(|(i, b)| {
+            let why = ostree_guests::fs_kind::idmap_unsupported(Path::new(b.source.path()))?;
+            Some(format!(
+                "bind[{i}].source {} is on a file system that {why}: the guest will not start (exit status 100); move it, or set security.private-users = \"no\"",
+                b.source.path()
+            ))
+        })
+        .collect()
+}
+
 /// Prints the loader's findings the way the generator logs them; returns (valid, invalid).
 /// `show_bridge` picks the bridge declarations to report: all of them for the installed
 /// configuration, only the one a given file declares when files are checked (the others are
@@ -37,6 +56,9 @@ fn report(
             Ok(s) => {
                 ok += 1;
                 for w in config::isolation_warnings(&s.config) {
+                    eprintln!("ostree-guests: warning: {}: {w}", g.name);
+                }
+                for w in idmap_warnings(&s.config) {
                     eprintln!("ostree-guests: warning: {}: {w}", g.name);
                 }
                 println!("{}: valid (stateroot {})", g.name, s.stateroot);

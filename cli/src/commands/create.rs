@@ -11,7 +11,7 @@ use crate::files::{self, toml_string};
 use crate::progress;
 use crate::sysroot::{Host, Id, Running};
 
-use super::{parse_name, resolve_target, short};
+use super::{claims, parse_name, resolve_target, short};
 
 const HEADER: &str = "# Written by `ostree-guests create`. All keys: ostree-guests.d(5).\n";
 
@@ -129,20 +129,13 @@ pub fn run(a: &CreateArgs) -> Result<()> {
             ));
         }
     }
-    if let Some(other) = loaded.guests.iter().find(|g| {
-        g.name.as_str() != name
-            && g.settings
-                .as_ref()
-                .is_ok_and(|s| s.stateroot.as_str() == stateroot)
-    }) {
-        return Err(Failure::new(
-            GUEST_EXISTS,
-            format!(
-                "stateroot {stateroot} already belongs to guest {}; two guests on one stateroot would share its /var (--stateroot picks another)",
-                other.name
-            ),
-        ));
-    }
+    // An existing stateroot is refused while some configuration is unreadable: --force would
+    // undeploy whatever guest it belongs to.
+    claims::of(&loaded, &root, stateroot, name).refuse(
+        stateroot,
+        &format!("deploy guest {name} into it (--stateroot picks another)"),
+        host.stateroot_dir(stateroot).exists(),
+    )?;
 
     let deps = host.list()?;
     host.refuse_host_stateroot(&deps, stateroot)?;

@@ -16,56 +16,102 @@ use super::{find_guest, load, short};
 /// Where systemd runs system generators into (the normal directory).
 const GENERATOR_DIR: &str = "/run/systemd/generator";
 
+/// The `apiVersion` of `--json` output. Within v1 fields are only ever added, never renamed,
+/// removed or retyped; consumers ignore fields they do not know. Anything else is v2.
+pub const API_VERSION: &str = "ostree-guests/v1";
+
+/// `list --json`.
 #[derive(Debug, Serialize)]
-struct Row {
-    name: String,
-    stateroot: Option<String>,
-    deployment: Option<String>,
-    version: Option<String>,
-    autostart: Option<bool>,
-    unit: String,
-    addresses: Vec<String>,
-    error: Option<String>,
+#[serde(rename_all = "camelCase")]
+struct GuestList {
+    api_version: &'static str,
+    kind: &'static str,
+    items: Vec<GuestItem>,
 }
 
+/// `status --json`: one item with the envelope's fields beside it.
 #[derive(Debug, Serialize)]
-struct Entry {
-    index: usize,
-    deployment: String,
+#[serde(rename_all = "camelCase")]
+struct GuestStatus {
+    api_version: &'static str,
+    kind: &'static str,
+    #[serde(flatten)]
+    guest: GuestItem,
+    /// The unit's last error lines from the journal (status only: one journal query per guest).
+    last_errors: Vec<String>,
+}
+
+/// One guest, the same in `list` and `status`. Unknown values are `null`, never absent, so
+/// a field's presence does not depend on the host's state.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GuestItem {
+    name: String,
+    /// The unit's name, `systemd-nspawn@NAME.service`.
+    unit: String,
+    /// The unit is active, activating or reloading (null: systemd not running or not answering).
+    active: Option<bool>,
+    active_state: Option<String>,
+    sub_state: Option<String>,
+    /// The rest are null while the configuration is invalid.
+    stateroot: Option<String>,
+    autostart: Option<bool>,
+    /// `auto`, a checksum prefix or `version:V`.
+    pin: Option<String>,
+    /// What the guest boots next time; null with `resolveError` set.
+    deployment: Option<DeploymentItem>,
+    /// What a running guest's nspawn runs now (it differs from `deployment` until a restart).
+    running_deployment: Option<RunningItem>,
+    addresses: Vec<String>,
+    config_files: Vec<String>,
+    config_error: Option<String>,
+    resolve_error: Option<String>,
+    warnings: Vec<String>,
+    dropin: DropinItem,
+    /// Every deployment of the stateroot, in boot-entry order.
+    boot_entries: Vec<DeploymentItem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeploymentItem {
+    /// `CHECKSUM.SERIAL`, the directory name under `ostree/deploy/STATEROOT/deploy/`.
+    id: String,
     checksum: String,
     serial: u32,
+    /// Position in `ostree admin status` order (0 is the host's default boot entry).
+    index: usize,
     version: Option<String>,
+    /// `ostree admin pin`.
     pinned: bool,
     boot_entry: String,
+    /// The deployment the guest resolves to.
     selected: bool,
 }
 
 #[derive(Debug, Serialize)]
-struct Status {
-    name: String,
-    unit: String,
-    config_files: Vec<String>,
-    config_error: Option<String>,
-    stateroot: Option<String>,
-    pin: Option<String>,
-    deployment: Option<Entry>,
-    resolve_error: Option<String>,
-    dropin: String,
-    dropin_exists: bool,
-    unit_state: String,
-    running_deployment: Option<String>,
-    addresses: Vec<String>,
-    last_errors: Vec<String>,
-    warnings: Vec<String>,
-    boot_entries: Vec<Entry>,
+#[serde(rename_all = "camelCase")]
+struct RunningItem {
+    id: String,
+    stateroot: String,
+    checksum: String,
+    serial: u32,
 }
 
-fn entry(d: &Deployment, selected: bool) -> Entry {
-    Entry {
-        index: d.index,
-        deployment: d.dir_name(),
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DropinItem {
+    path: String,
+    /// False until the generator ran (`systemctl daemon-reload`).
+    exists: bool,
+}
+
+fn deployment_item(d: &Deployment, selected: bool) -> DeploymentItem {
+    DeploymentItem {
+        id: d.dir_name(),
         checksum: d.checksum.clone(),
         serial: d.serial,
+        index: d.index,
         version: d.version.clone(),
         pinned: d.pinned,
         boot_entry: d.boot_entry.display().to_string(),
@@ -73,38 +119,87 @@ fn entry(d: &Deployment, selected: bool) -> Entry {
     }
 }
 
-fn row(guest: &Guest, deps: &std::result::Result<Vec<Deployment>, String>) -> Row {
+/// Everything `list` and `status` show of one guest; `deps` is one listing for all guests.
+fn item(
+    host: &Host,
+    guest: &Guest,
+    deps: &std::result::Result<Vec<Deployment>, String>,
+) -> GuestItem {
     let unit = guest.name.unit();
-    let mut r = Row {
+    let state = systemd::state(&unit);
+    let dropin = format!("{GENERATOR_DIR}/{unit}.d/{DROPIN_NAME}");
+    let mut it = GuestItem {
         name: guest.name.to_string(),
+        active: state.as_ref().map(systemd::UnitState::is_active),
+        active_state: state.as_ref().map(|s| s.active.clone()),
+        sub_state: state.as_ref().map(|s| s.sub.clone()),
         stateroot: None,
-        deployment: None,
-        version: None,
         autostart: None,
-        unit: systemd::state_label(&unit),
+        pin: None,
+        deployment: None,
+        running_deployment: systemd::running_deployment(&unit).map(|(s, c, n)| RunningItem {
+            id: format!("{c}.{n}"),
+            stateroot: s,
+            checksum: c,
+            serial: n,
+        }),
         addresses: systemd::addresses(guest.name.as_str()),
-        error: None,
+        config_files: guest
+            .sources
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        config_error: None,
+        resolve_error: None,
+        warnings: Vec::new(),
+        dropin: DropinItem {
+            exists: std::path::Path::new(&dropin).exists(),
+            path: dropin,
+        },
+        boot_entries: Vec::new(),
+        unit,
     };
     let s = match &guest.settings {
         Ok(s) => s,
         Err(e) => {
-            r.error = Some(e.to_string());
-            return r;
+            it.config_error = Some(e.to_string());
+            return it;
         }
     };
-    r.stateroot = Some(s.stateroot.to_string());
-    r.autostart = Some(s.config.autostart);
-    match deps {
-        Ok(deps) => match deployment::select(deps, s.stateroot.as_str(), &s.config.deployment.0) {
-            Ok(d) => {
-                r.deployment = Some(d.dir_name());
-                r.version = d.version.clone();
-            }
-            Err(e) => r.error = Some(e.to_string()),
-        },
-        Err(e) => r.error = Some(e.clone()),
+    let stateroot = s.stateroot.as_str();
+    it.stateroot = Some(stateroot.to_owned());
+    it.autostart = Some(s.config.autostart);
+    it.pin = Some(s.config.deployment.0.to_string());
+    it.warnings = config::isolation_warnings(&s.config);
+    // What the start helper would boot: resolve also checks the deployment's directory.
+    let resolved = deployment::resolve(&host.layout, stateroot, &s.config.deployment.0);
+    let selected = resolved.as_ref().ok().map(|r| r.deployment.clone());
+    match resolved {
+        Ok(r) => it.deployment = Some(deployment_item(&r.deployment, true)),
+        Err(e) => it.resolve_error = Some(e.to_string()),
     }
-    r
+    match deps {
+        Ok(deps) => {
+            it.boot_entries = deps
+                .iter()
+                .filter(|d| d.stateroot == stateroot)
+                .map(|d| deployment_item(d, selected.as_ref() == Some(d)))
+                .collect();
+        }
+        Err(e) => {
+            it.resolve_error.get_or_insert_with(|| e.clone());
+        }
+    }
+    it
+}
+
+/// `active (running)`, or why the state is unknown.
+fn state_label(it: &GuestItem) -> String {
+    match (&it.active_state, &it.sub_state) {
+        (Some(a), Some(s)) => format!("{a} ({s})"),
+        _ if systemd::available() => "unknown (systemctl failed)".to_owned(),
+        _ => systemd::NO_SYSTEMD.to_owned(),
+    }
 }
 
 fn json<T: Serialize>(v: &T) -> Result<()> {
@@ -118,43 +213,51 @@ pub fn list(as_json: bool) -> Result<()> {
     let loaded = load();
     let host = Host::from_env();
     let deps = host.list().map_err(|f| f.message);
-    let rows: Vec<Row> = loaded.guests.iter().map(|g| row(g, &deps)).collect();
+    let items: Vec<GuestItem> = loaded
+        .guests
+        .iter()
+        .map(|g| item(&host, g, &deps))
+        .collect();
     if as_json {
-        return json(&rows);
+        return json(&GuestList {
+            api_version: API_VERSION,
+            kind: "GuestList",
+            items,
+        });
     }
     for e in &loaded.unnamed {
         eprintln!("ostree-guests: {e}");
     }
-    if rows.is_empty() {
+    if items.is_empty() {
         println!("no guests configured");
         return Ok(());
     }
-    let cells: Vec<[String; 7]> = rows
+    let cells: Vec<[String; 7]> = items
         .iter()
         .map(|r| {
-            let dep = r.deployment.as_deref().map_or_else(
+            let dep = r.deployment.as_ref().map_or_else(
                 || {
-                    if r.error.is_some() {
+                    if error_of(r).is_some() {
                         "(error)".to_owned()
                     } else {
                         "-".to_owned()
                     }
                 },
-                |d| match d.rsplit_once('.') {
-                    Some((c, s)) => format!("{}.{s}", short(c)),
-                    None => d.to_owned(),
-                },
+                |d| format!("{}.{}", short(&d.checksum), d.serial),
             );
             [
                 r.name.clone(),
                 r.stateroot.clone().unwrap_or_else(|| "-".into()),
                 dep,
-                r.version.clone().unwrap_or_else(|| "-".into()),
+                r.deployment
+                    .as_ref()
+                    .and_then(|d| d.version.clone())
+                    .unwrap_or_else(|| "-".into()),
                 r.autostart.map_or_else(
                     || "-".into(),
                     |a| if a { "yes".into() } else { "no".into() },
                 ),
-                r.unit.clone(),
+                state_label(r),
                 if r.addresses.is_empty() {
                     "-".into()
                 } else {
@@ -169,7 +272,7 @@ pub fn list(as_json: bool) -> Result<()> {
         "DEPLOYMENT",
         "VERSION",
         "AUTOSTART",
-        "UNIT",
+        "STATE",
         "ADDRESS",
     ];
     let mut widths = header.map(str::len);
@@ -190,72 +293,29 @@ pub fn list(as_json: bool) -> Result<()> {
     for c in &cells {
         print(&c.iter().map(String::as_str).collect::<Vec<_>>());
     }
-    for r in rows.iter().filter(|r| r.error.is_some()) {
-        eprintln!(
-            "ostree-guests: {}: {}",
-            r.name,
-            r.error.as_deref().unwrap_or_default()
-        );
+    for r in &items {
+        if let Some(e) = error_of(r) {
+            eprintln!("ostree-guests: {}: {e}", r.name);
+        }
     }
     Ok(())
+}
+
+fn error_of(it: &GuestItem) -> Option<&str> {
+    it.config_error.as_deref().or(it.resolve_error.as_deref())
 }
 
 pub fn status(name: &str, as_json: bool) -> Result<()> {
     let loaded = load();
     let guest = find_guest(&loaded, name)?;
     let host = Host::from_env();
-    let unit = guest.name.unit();
-    let dropin = format!("{GENERATOR_DIR}/{unit}.d/{DROPIN_NAME}");
-    let mut st = Status {
-        name: name.to_owned(),
-        unit: unit.clone(),
-        config_files: guest
-            .sources
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
-        config_error: None,
-        stateroot: None,
-        pin: None,
-        deployment: None,
-        resolve_error: None,
-        dropin_exists: std::path::Path::new(&dropin).exists(),
-        dropin,
-        unit_state: systemd::state_label(&unit),
-        running_deployment: systemd::running_deployment(&unit)
-            .map(|(s, c, n)| format!("{s} {c}.{n}")),
-        addresses: systemd::addresses(name),
-        last_errors: systemd::last_errors(&unit, 5),
-        warnings: Vec::new(),
-        boot_entries: Vec::new(),
+    let deps = host.list().map_err(|f| f.message);
+    let st = GuestStatus {
+        api_version: API_VERSION,
+        kind: "Guest",
+        last_errors: systemd::last_errors(&guest.name.unit(), 5),
+        guest: item(&host, guest, &deps),
     };
-    match &guest.settings {
-        Err(e) => st.config_error = Some(e.to_string()),
-        Ok(s) => {
-            let stateroot = s.stateroot.as_str();
-            st.stateroot = Some(stateroot.to_owned());
-            st.pin = Some(s.config.deployment.0.to_string());
-            st.warnings = config::isolation_warnings(&s.config);
-            let resolved = deployment::resolve(&host.layout, stateroot, &s.config.deployment.0);
-            let selected = resolved.as_ref().ok().map(|r| r.deployment.clone());
-            match resolved {
-                Ok(r) => st.deployment = Some(entry(&r.deployment, true)),
-                Err(e) => st.resolve_error = Some(e.to_string()),
-            }
-            match host.list() {
-                Ok(deps) => {
-                    st.boot_entries = deps
-                        .iter()
-                        .filter(|d| d.stateroot == stateroot)
-                        .map(|d| entry(d, selected.as_ref() == Some(d)))
-                        .collect();
-                }
-                Err(e) => {
-                    st.resolve_error.get_or_insert(e.message);
-                }
-            }
-        }
-    }
     if as_json {
         return json(&st);
     }
@@ -263,10 +323,11 @@ pub fn status(name: &str, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-fn print_status(st: &Status) {
+fn print_status(full: &GuestStatus) {
+    let st = &full.guest;
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     println!("guest:       {}", st.name);
-    println!("unit:        {} ({})", st.unit, st.unit_state);
+    println!("unit:        {} ({})", st.unit, state_label(st));
     for (i, f) in st.config_files.iter().enumerate() {
         println!(
             "{}{f}",
@@ -285,7 +346,7 @@ fn print_status(st: &Status) {
     match (&st.deployment, &st.resolve_error) {
         (Some(d), _) => println!(
             "deployment:  {} (index {}{}{})",
-            d.deployment,
+            d.id,
             d.index,
             d.version
                 .as_ref()
@@ -297,15 +358,15 @@ fn print_status(st: &Status) {
         (None, None) => println!("deployment:  -"),
     }
     if let Some(r) = &st.running_deployment {
-        println!("running:     {r}");
+        println!("running:     {} {}", r.stateroot, r.id);
     }
     if !st.addresses.is_empty() {
         println!("address:     {}", st.addresses.join(", "));
     }
     println!(
         "drop-in:     {}{}",
-        st.dropin,
-        if st.dropin_exists {
+        st.dropin.path,
+        if st.dropin.exists {
             ""
         } else {
             " (not generated: run `systemctl daemon-reload`)"
@@ -314,9 +375,9 @@ fn print_status(st: &Status) {
     for w in &st.warnings {
         println!("warning:     {w}");
     }
-    if !st.last_errors.is_empty() {
+    if !full.last_errors.is_empty() {
         println!("last errors:");
-        for e in &st.last_errors {
+        for e in &full.last_errors {
             println!("  {e}");
         }
     }
@@ -329,7 +390,7 @@ fn print_status(st: &Status) {
             "  {} {:>2} {}{}{}  {}",
             if e.selected { "*" } else { " " },
             e.index,
-            e.deployment,
+            e.id,
             e.version
                 .as_ref()
                 .map(|v| format!(" ({v})"))

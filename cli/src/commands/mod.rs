@@ -1,6 +1,7 @@
 //! One module per group of subcommands; shared lookups live here.
 
 mod check;
+mod claims;
 mod create;
 mod info;
 mod pin;
@@ -9,7 +10,6 @@ mod upgrade;
 
 use std::io;
 
-use clap::CommandFactory as _;
 use ostree_guests::config::{self, Guest, Loaded, Settings};
 use ostree_guests::name::MachineName;
 
@@ -31,15 +31,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Render(a) => check::render(&a.name),
         Command::Pin(a) => pin::pin(&a.name, a.deployment.as_deref()),
         Command::Unpin(a) => pin::unpin(&a.name),
-        Command::Completions(a) => {
-            clap_complete::generate(
-                a.shell,
-                &mut Cli::command(),
-                "ostree-guests",
-                &mut io::stdout(),
-            );
-            Ok(())
-        }
+        Command::Completions(a) => crate::complete::registration(a.shell, &mut io::stdout()),
     }
 }
 

@@ -2,16 +2,32 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
+use ostree_guests::deployment::Deployment;
 use ostree_guests::paths::CONFIG_DIRS;
 
 use crate::args::RemoveArgs;
-use crate::exit::{ABORTED, CONFIG_INVALID, Failure, Result};
+use crate::exit::{ABORTED, CONFIG_INVALID, Failure, HOST_STATEROOT, Result};
 use crate::files;
 use crate::progress;
 use crate::sysroot::{Host, Id};
 use crate::systemd;
 
-use super::{load, parse_name};
+use super::{claims, load, parse_name};
+
+/// `remove` undeploys everything of the stateroot, so it never touches the one that owns the
+/// host's default boot entry, not even in a sysroot holding no other stateroot (where
+/// `refuse_host_stateroot` lets it pass as a guests-only sysroot).
+fn refuse_default_entry(deps: &[Deployment], stateroot: &str) -> Result<()> {
+    match deps.first() {
+        Some(d) if d.stateroot == stateroot => Err(Failure::new(
+            HOST_STATEROOT,
+            format!(
+                "stateroot \"{stateroot}\" owns the default boot entry (index 0 in `ostree admin status`), which is the host's; refusing to remove it"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
 
 fn confirm(dir: &str) -> Result<()> {
     let mut stdin = std::io::stdin().lock();
@@ -39,6 +55,10 @@ fn confirm(dir: &str) -> Result<()> {
 pub fn run(a: &RemoveArgs) -> Result<()> {
     let name = parse_name(&a.name)?;
     let name = name.as_str();
+    let host = Host::from_env();
+    let root = files::config_root();
+    // Loaded under the lock, so a concurrent `create` cannot claim the stateroot in between.
+    let _lock = host.lock()?;
     let loaded = load();
     let guest = loaded.guest(name);
     let stateroot = match guest.map(|g| &g.settings) {
@@ -54,12 +74,16 @@ pub fn run(a: &RemoveArgs) -> Result<()> {
         // Without a configuration the stateroot defaults to the name, as it would have.
         None => name.to_owned(),
     };
-    let host = Host::from_env();
-    let root = files::config_root();
-    let _lock = host.lock()?;
     let deps = host.list()?;
     host.refuse_host_stateroot(&deps, &stateroot)?;
+    refuse_default_entry(&deps, &stateroot)?;
     let dir = host.stateroot_dir(&stateroot);
+    let exists = dir.exists() || deps.iter().any(|d| d.stateroot == stateroot);
+    claims::of(&loaded, &root, &stateroot, name).refuse(
+        &stateroot,
+        &format!("undeploy or delete it for `remove {name}`"),
+        exists,
+    )?;
     if a.purge && dir.exists() && !a.yes {
         confirm(&dir.display().to_string())?;
     }

@@ -1,13 +1,15 @@
 //! `upgrade NAME` and `rollback NAME`.
 
+use ostree_guests::config::Loaded;
 use ostree_guests::deployment::{self, Pin};
 
 use crate::args::UpgradeArgs;
 use crate::exit::{Failure, NO_DEPLOYMENT, Result, USAGE, VERIFY_FAILED};
+use crate::files;
 use crate::progress;
 use crate::sysroot::{Host, Id, Running};
 
-use super::{Target, find_guest, load, resolve_target, short, target_of_ref, valid};
+use super::{Target, claims, find_guest, load, resolve_target, short, target_of_ref, valid};
 
 pub fn upgrade(a: &UpgradeArgs) -> Result<()> {
     let loaded = load();
@@ -20,6 +22,7 @@ pub fn upgrade(a: &UpgradeArgs) -> Result<()> {
     let _lock = host.lock()?;
     let deps = host.list()?;
     host.refuse_host_stateroot(&deps, stateroot)?;
+    refuse_shared(&loaded, guest.name.as_str(), stateroot, "upgrade")?;
     let ours = Host::of_root(&deps, stateroot);
     let Some(first) = ours.first() else {
         return Err(Failure::new(
@@ -112,6 +115,16 @@ fn apply(
     host.prune(stateroot, keep, protect_of(host, stateroot, pin)?.as_ref())
 }
 
+/// Both replace and prune the stateroot's deployments, which an invalid guest naming the same
+/// stateroot would lose (the loader only pairs up valid guests).
+fn refuse_shared(loaded: &Loaded, name: &str, stateroot: &str, verb: &str) -> Result<()> {
+    claims::of(loaded, &files::config_root(), stateroot, name).refuse(
+        stateroot,
+        &format!("{verb} guest {name}"),
+        true,
+    )
+}
+
 /// What a configuration pin selects must survive pruning even if ostree does not pin it.
 fn protect_of(host: &Host, stateroot: &str, pin: &Pin) -> Result<Option<Id>> {
     if *pin == Pin::Auto {
@@ -139,6 +152,7 @@ pub fn rollback(name: &str) -> Result<()> {
     let _lock = host.lock()?;
     let deps = host.list()?;
     host.refuse_host_stateroot(&deps, stateroot)?;
+    refuse_shared(&loaded, name, stateroot, "roll back")?;
     let ours = Host::of_root(&deps, stateroot);
     let first = ours.first().map(|d| d.checksum.clone()).unwrap_or_default();
     let Some(previous) = ours.iter().find(|d| d.checksum != first) else {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use libsystemd::daemon::{self, NotifyState};
 use libsystemd::logging::{self, Priority};
-use ostree_guests_helpers::start;
+use ostree_guests_helpers::{idmap_probe, start};
 
 /// We exit at once on failure, often before journald can tie our stderr to the unit, and then
 /// `systemctl status` would not show why. A journal entry naming the unit
@@ -30,6 +30,15 @@ fn report_to_unit(args: &[String], message: &str) {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(idmap_probe::HOLD_USERNS_ARG) {
+        return match idmap_probe::hold_userns() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ostree-guest-start: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = match start::parse_args(&args) {
         Ok(None) => {
             println!("{}", start::USAGE);

@@ -1,6 +1,7 @@
 //! Guest configuration: discovery over the search path, per-file validation, layering of
 //! drop-ins, and the checks that need the whole picture (several keys, several guests).
 
+mod claims;
 mod discover;
 mod error;
 pub(crate) mod layer;
@@ -90,11 +91,17 @@ pub fn load(root: &Path) -> Loaded {
         ..Loaded::default()
     };
     for (name, source) in &found.bridges {
+        // Checked before reading, as for guests: a refused file is never opened.
+        let text = match &source.insecure {
+            Some(why) => Err(ConfigError::file(&source.logical, why.clone())),
+            None => read_bounded(source),
+        };
         loaded
             .bridges
-            .push(network::load_bridge(name, source, read_bounded(source)));
+            .push(network::load_bridge(name, source, text));
     }
-    network::refuse_shared_uplinks(&mut loaded.bridges);
+    claims::refuse_shared_uplinks(&mut loaded.bridges);
+    network::refuse_colliding_names(&mut loaded.bridges);
     let known_bridges: BTreeMap<String, Option<PathBuf>> = loaded
         .bridges
         .iter()
@@ -127,7 +134,7 @@ pub fn load(root: &Path) -> Loaded {
             settings,
         });
     }
-    refuse_shared_stateroots(&mut loaded.guests);
+    claims::refuse_shared_stateroots(&mut loaded.guests);
     loaded
 }
 
@@ -330,9 +337,50 @@ fn locate(layers: &[layer::Layer<'_>], key: &str, message: String) -> ConfigErro
     }
 }
 
-/// Sources that would hand the guest the host's physical root: other stateroots, the host's
-/// /var, the repository whose files are the host's own /usr.
-const FORBIDDEN_SOURCES: &[&str] = &["/", "/sysroot", "/ostree"];
+/// Sources that would hand the guest the host's physical root (other stateroots, the host's
+/// /var, the repository whose files are the host's own /usr), or, through /proc's links, any
+/// process's root. The helper checks the real path again at every start.
+const FORBIDDEN_SOURCES: &[&str] = &["/", "/sysroot", "/ostree", "/proc"];
+
+/// `path` as the kernel reads it: repeated and trailing slashes carry no meaning, so `//usr`
+/// must be checked as `/usr` (`.` and `..` are refused when the value is read).
+fn normalized(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    format!("/{}", parts.join("/"))
+}
+
+fn under(path: &str, dir: &str) -> bool {
+    path == dir || dir == "/" || path.starts_with(&format!("{dir}/"))
+}
+
+/// Why the (normalized) host path `source` may not be bound, judged on its string; the helper
+/// judges the real path.
+fn host_source_refusal(source: &str, read_only: bool, boot_writable: bool) -> Option<String> {
+    if let Some(f) = FORBIDDEN_SOURCES.iter().find(|f| {
+        if **f == "/" {
+            source == "/"
+        } else {
+            under(source, f)
+        }
+    }) {
+        let what = if *f == "/proc" {
+            "/proc, whose links reach every process's root directory".to_owned()
+        } else {
+            format!(
+                "the host's physical root under {f} (other stateroots, the host's /var, the OSTree repository)"
+            )
+        };
+        return Some(format!(
+            "binding {source} would expose {what}; bind a directory of its own instead"
+        ));
+    }
+    if under(source, "/boot") && !read_only && !boot_writable {
+        return Some(format!(
+            "binding {source} read-write would let the guest change the host's kernels and boot entries; add read-only = true, or set boot-writable = true"
+        ));
+    }
+    None
+}
 const MAX_DESCRIPTION: usize = 512;
 
 /// Targets a bind must not cover: the guest's own OS, API filesystems and what we mount.
@@ -428,32 +476,19 @@ fn check_combinations(
             ),
         ));
     }
-    for (i, b) in c
-        .bind
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| !b.source.in_guest())
-    {
-        let source = b.source.as_str().trim_end_matches('/');
-        let source = if source.is_empty() { "/" } else { source };
-        if let Some(f) = FORBIDDEN_SOURCES
-            .iter()
-            .find(|f| source == **f || (**f != "/" && source.starts_with(&format!("{f}/"))))
-        {
-            return Err(err(
-                &format!("bind[{i}].source"),
-                format!(
-                    "binding {source} would expose the host's physical root under {f} (other stateroots, the host's /var, the OSTree repository); bind a directory of its own instead"
-                ),
-            ));
+    for (i, b) in c.bind.iter().enumerate() {
+        if b.source.in_guest() {
+            continue;
+        }
+        let source = normalized(b.source.path());
+        if let Some(why) = host_source_refusal(&source, b.read_only, c.boot_writable) {
+            return Err(err(&format!("bind[{i}].source"), why));
         }
     }
     for (i, b) in c.bind.iter().enumerate() {
-        let target = b.target();
-        let trimmed = target.trim_end_matches('/');
-        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let target = normalized(b.target());
         let covered = RESERVED_TARGETS.iter().find(|r| {
-            trimmed == **r || (**r != "/" && **r != "/var" && trimmed.starts_with(&format!("{r}/")))
+            target == **r || (**r != "/" && **r != "/var" && target.starts_with(&format!("{r}/")))
         });
         if let Some(r) = covered {
             let key = if b.target.is_some() {
@@ -496,11 +531,19 @@ fn check_combinations(
             "ostree-tools and boot-writable together would let `ostree admin deploy` in the guest rewrite the host's boot entries; drop one".into(),
         ));
     }
-    if c.profile == Profile::Kubernetes && c.security.private_users == PrivateUsers::Idmap {
-        return Err(err(
-            "security.private-users",
-            "the kubernetes profile needs real root in the guest (runc, cgroups, /dev/kmsg); use private-users = \"no\" with it".into(),
-        ));
+    if c.security.private_users == Some(PrivateUsers::Idmap) {
+        if c.profile == Profile::Kubernetes {
+            return Err(err(
+                "security.private-users",
+                "the kubernetes profile needs real root in the guest (runc, cgroups, /dev/kmsg); remove private-users (the profile implies \"no\") or set it to \"no\"".into(),
+            ));
+        }
+        if c.bind_dev {
+            return Err(err(
+                "security.private-users",
+                "bind-dev needs real root in the guest: the host's device nodes belong to the host's root, which a user namespace cannot map; remove private-users (bind-dev implies \"no\") or drop bind-dev".into(),
+            ));
+        }
     }
     Ok(())
 }
@@ -509,6 +552,16 @@ fn check_combinations(
 /// run, so a weakened guest is never a surprise.
 pub fn isolation_warnings(c: &GuestConfig) -> Vec<String> {
     let mut w = Vec::new();
+    if c.privileged() {
+        let why = match c.security.private_users {
+            Some(_) => "security.private-users = \"no\"",
+            None if c.profile == Profile::Kubernetes => {
+                "profile = \"kubernetes\" (implies private-users = \"no\")"
+            }
+            None => "bind-dev (implies private-users = \"no\")",
+        };
+        w.push(format!("{why}: privileged guest, its root is the host's root and can remount /usr and /boot and write the host's OS"));
+    }
     if c.network.mode == NetworkMode::Host {
         w.push("network.mode = \"host\": the guest shares the host's network interfaces and can bind its ports".to_owned());
     }
@@ -536,44 +589,4 @@ pub fn isolation_warnings(c: &GuestConfig) -> Vec<String> {
         w.push("security.capabilities = [\"all\"]: the guest keeps every capability".to_owned());
     }
     w
-}
-
-/// Two guests on one stateroot would share its `/var` and step on each other's state.
-fn refuse_shared_stateroots(guests: &mut [Guest]) {
-    let mut by_stateroot: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, g) in guests.iter().enumerate() {
-        if let Ok(s) = &g.settings {
-            by_stateroot
-                .entry(s.stateroot.as_str().to_owned())
-                .or_default()
-                .push(i);
-        }
-    }
-    for (stateroot, idx) in by_stateroot.into_iter().filter(|(_, v)| v.len() > 1) {
-        let files: Vec<PathBuf> = idx
-            .iter()
-            .filter_map(|i| guests.get(*i))
-            .filter_map(|g| g.sources.first().cloned())
-            .collect();
-        for &i in &idx {
-            let Some(g) = guests.get_mut(i) else { continue };
-            let Some(own) = g.sources.first().cloned() else {
-                continue;
-            };
-            let others: Vec<String> = files
-                .iter()
-                .filter(|f| **f != own)
-                .map(|f| f.display().to_string())
-                .collect();
-            g.settings = Err(ConfigError {
-                file: own,
-                line: None,
-                key: Some("stateroot".into()),
-                message: format!(
-                    "stateroot \"{stateroot}\" is also used by {}; two guests on one stateroot would share its /var, so both are refused",
-                    others.join(", ")
-                ),
-            });
-        }
-    }
 }

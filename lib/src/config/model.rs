@@ -67,6 +67,26 @@ impl Default for GuestConfig {
     }
 }
 
+impl GuestConfig {
+    /// The user namespace mode in effect. Unset means idmap, the only mode in which the kernel
+    /// stops the guest's root from remounting what it shares with the host; the kubernetes
+    /// profile (runc, cgroups) and the host's whole /dev (device nodes owned by host root)
+    /// need real root, so for them unset means privileged. Explicit idmap with either is
+    /// refused by the checks, never silently weakened.
+    pub fn private_users(&self) -> PrivateUsers {
+        match self.security.private_users {
+            Some(p) => p,
+            None if self.profile == Profile::Kubernetes || self.bind_dev => PrivateUsers::No,
+            None => PrivateUsers::Idmap,
+        }
+    }
+
+    /// The guest's root is the host's root.
+    pub fn privileged(&self) -> bool {
+        self.private_users() == PrivateUsers::No
+    }
+}
+
 /// A guest that powers itself off stays off by default: `always` would bring it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -155,11 +175,10 @@ impl Bind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrivateUsers {
     /// Guest root is host root (nspawn without a user namespace is not a security boundary).
-    #[default]
     No,
     /// A user namespace with idmapped mounts: separate UIDs without changing any file's owner.
     Idmap,
@@ -168,7 +187,9 @@ pub enum PrivateUsers {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Security {
-    pub private_users: PrivateUsers,
+    /// Unset: a user namespace, unless a setting needs real root (see
+    /// `GuestConfig::private_users`).
+    pub private_users: Option<PrivateUsers>,
     /// Extra capabilities (`--capability=`), or `["all"]`.
     pub capabilities: Vec<Capability>,
     /// Capabilities taken away (`--drop-capability=`).

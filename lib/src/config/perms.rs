@@ -2,7 +2,8 @@
 //! a guest configuration decides what runs as root with the host's sysroot, so anyone who can
 //! write it can become root. Refused files are reported with the command that fixes them.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// Why `path`, owned by `uid` with `mode` (from `stat`), must not be trusted, or None. Owners
 /// other than root are accepted only when they are the user running us (a developer validating
@@ -28,6 +29,75 @@ pub fn problem(uid: u32, mode: u32, path: &Path) -> Option<String> {
     None
 }
 
+/// Why a directory on the way to a configuration file, owned by `uid` with `mode`, lets someone
+/// other than root (or us) swap what the path leads to, or None. Unlike the configuration
+/// directories themselves, a sticky directory (`/tmp`, `/dev/shm`) that others can write is
+/// accepted here: they may add names to it but neither rename nor remove ours, so the path
+/// through it stays ours.
+pub fn ancestor_problem(uid: u32, mode: u32, dir: &Path) -> Option<String> {
+    // The sticky bit (S_ISVTX), spelled out: its libc type differs between targets.
+    let sticky = mode & 0o1000 != 0;
+    let checked = if sticky { mode & !0o022 } else { mode };
+    problem(uid, checked, dir).map(|p| {
+        format!(
+            "its path goes through the directory {}, which is {p}",
+            dir.display()
+        )
+    })
+}
+
+/// The directories on a configuration file's resolved path, from the file's own directory up
+/// to `/` (the real one: with `OSTREE_GUESTS_ROOT` the walk goes on above the prefix), each
+/// checked once per run: most files share them.
+#[derive(Default)]
+pub struct PathChecks {
+    verdicts: HashMap<PathBuf, Option<String>>,
+    /// The verdict per configuration directory, for the plain files in it (nearly all).
+    by_dir: HashMap<PathBuf, Option<String>>,
+}
+
+impl PathChecks {
+    /// For a link, the directories of its target after every link is resolved; for a plain
+    /// file, those of its directory.
+    pub fn problem_of_file(&mut self, disk: &Path, linked: bool) -> Option<String> {
+        let parent = disk.parent().unwrap_or(Path::new("/"));
+        if !linked && let Some(v) = self.by_dir.get(parent) {
+            return v.clone();
+        }
+        let dir = if linked {
+            std::fs::canonicalize(disk).map(|p| p.parent().map(Path::to_owned).unwrap_or_default())
+        } else {
+            std::fs::canonicalize(parent)
+        };
+        let verdict = match dir {
+            Ok(dir) => self.problem_of_dirs(&dir),
+            Err(e) => Some(format!(
+                "its resolved path cannot be checked ({}: {e})",
+                disk.display()
+            )),
+        };
+        if !linked {
+            self.by_dir.insert(parent.to_owned(), verdict.clone());
+        }
+        verdict
+    }
+
+    fn problem_of_dirs(&mut self, dir: &Path) -> Option<String> {
+        dir.ancestors().find_map(|d| {
+            self.verdicts
+                .entry(d.to_owned())
+                .or_insert_with(|| match nix::sys::stat::lstat(d) {
+                    Ok(st) => ancestor_problem(st.st_uid, st.st_mode, d),
+                    Err(e) => Some(format!(
+                        "its directory {} cannot be checked: {e}",
+                        d.display()
+                    )),
+                })
+                .clone()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +121,22 @@ mod tests {
             fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
             let p = problem_of_file(&f, "/etc/x.toml").unwrap();
             assert!(p.contains("chmod go-w /etc/x.toml"), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_sticky_directory_on_the_path_counts_as_ours_a_plain_writable_one_does_not() {
+        let d = Path::new("/x");
+        assert_eq!(ancestor_problem(0, 0o41777, d), None);
+        assert_eq!(ancestor_problem(0, 0o40755, d), None);
+        let p = ancestor_problem(0, 0o40777, d).unwrap();
+        assert!(
+            p.contains("directory /x") && p.contains("chmod go-w /x"),
+            "{p}"
+        );
+        assert!(ancestor_problem(0, 0o40775, d).is_some());
+        if nix::unistd::geteuid().is_root() {
+            assert!(ancestor_problem(1234, 0o41777, d).is_some());
         }
     }
 

@@ -135,8 +135,26 @@ fn check_io_weight(s: &str) -> Result<(), String> {
     match s.parse::<u32>() {
         Ok(n) if (1..=10000).contains(&n) && is_count(s) => Ok(()),
         _ => Err(format!(
-            "invalid io-weight {s:?}: expected a number from 1 to 10000"
+            "invalid io-weight {s:?}: expected a number from 1 to 10000{}",
+            octal_hint(s)
         )),
+    }
+}
+
+/// systemd parses TasksMax=, IOWeight= and CPUQuota= numbers with base 0 and nspawn its
+/// `--port=` numbers the same way, so "08" is refused there and "0443" is 291: a leading zero
+/// never means what it looks like, and no number we pass on may have one.
+fn has_leading_zero(digits: &str) -> bool {
+    digits.len() > 1 && digits.starts_with('0')
+}
+
+/// Said only when a leading zero is what is wrong, so the other messages stay short.
+fn octal_hint(s: &str) -> &'static str {
+    let digits = s.trim_start_matches(|c: char| !c.is_ascii_digit());
+    if has_leading_zero(digits) {
+        " without leading zeros (systemd and nspawn would read them as octal)"
+    } else {
+        ""
     }
 }
 validated_string!(CpuQuota, "String", String, check check_cpu_quota);
@@ -201,7 +219,12 @@ fn check_port(s: &str) -> Result<(), String> {
     for p in parts.by_ref() {
         count += 1;
         match p.parse::<u16>() {
-            Ok(n) if n > 0 && !p.starts_with('+') => {}
+            Ok(n) if n > 0 && !p.starts_with('+') && !has_leading_zero(p) => {}
+            _ if has_leading_zero(p) => {
+                return Err(format!(
+                    "invalid port forward {s:?}: port {p} has a leading zero, which nspawn reads as octal; write it without"
+                ));
+            }
             _ => return Err(bad()),
         }
     }
@@ -242,13 +265,15 @@ fn check_bind_path(s: &str) -> Result<(), String> {
 fn check_cpu_quota(s: &str) -> Result<(), String> {
     let ok = s
         .strip_suffix('%')
+        .filter(|n| n.chars().all(|c| c.is_ascii_digit()) && !has_leading_zero(n))
         .and_then(|n| n.parse::<u32>().ok())
         .is_some_and(|n| n > 0);
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "invalid cpu-quota {s:?}: expected a percentage such as \"150%\" (100% = one CPU)"
+            "invalid cpu-quota {s:?}: expected a percentage such as \"150%\" (100% = one CPU){}",
+            octal_hint(s)
         ))
     }
 }
@@ -263,6 +288,7 @@ fn is_percentage(s: &str) -> bool {
     let digits = |d: &str| d.chars().all(|c| c.is_ascii_digit());
     let shape_ok = !int.is_empty()
         && digits(int)
+        && !has_leading_zero(int)
         && digits(frac)
         && frac.len() <= 2
         && !(p.contains('.') && frac.is_empty());
@@ -270,7 +296,10 @@ fn is_percentage(s: &str) -> bool {
 }
 
 fn is_count(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) && s.parse::<u64>().is_ok_and(|v| v > 0)
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_digit())
+        && !has_leading_zero(s)
+        && s.parse::<u64>().is_ok_and(|v| v > 0)
 }
 
 /// systemd's MemoryMax=: bytes with an optional K/M/G/T suffix (base 1024), a percentage of
@@ -287,12 +316,14 @@ fn check_memory(s: &str) -> Result<(), String> {
     if suffix_len <= 1
         && !digits.is_empty()
         && digits.chars().all(|c| c.is_ascii_digit())
+        && !has_leading_zero(digits)
         && digits.parse::<u64>().is_ok_and(|v| v > 0)
     {
         return Ok(());
     }
     Err(format!(
-        "invalid memory size {s:?}: expected bytes with an optional K, M, G or T suffix (\"2G\"), a percentage (\"50%\") or \"infinity\""
+        "invalid memory size {s:?}: expected bytes with an optional K, M, G or T suffix (\"2G\"), a percentage (\"50%\") or \"infinity\"{}",
+        octal_hint(s)
     ))
 }
 
@@ -304,7 +335,8 @@ fn check_tasks(s: &str) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "invalid tasks-max {s:?}: expected a positive number, a percentage or \"infinity\""
+        "invalid tasks-max {s:?}: expected a positive number, a percentage or \"infinity\"{}",
+        octal_hint(s)
     ))
 }
 
@@ -348,12 +380,17 @@ impl TryFrom<IntOrString> for TimeSpan {
         const UNITS: &[&str] = &["us", "ms", "s", "sec", "m", "min", "h", "hr"];
         let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
         let unit = &s[digits.len()..];
-        if !digits.is_empty() && digits.len() <= 9 && UNITS.contains(&unit) {
+        if !digits.is_empty()
+            && digits.len() <= 9
+            && !has_leading_zero(&digits)
+            && UNITS.contains(&unit)
+        {
             Ok(Self(s))
         } else {
             Err(format!(
-                "invalid time span {s:?}: expected a number of seconds or a number with one of the units {}",
-                UNITS.join(", ")
+                "invalid time span {s:?}: expected a number of seconds or a number with one of the units {}{}",
+                UNITS.join(", "),
+                octal_hint(&s)
             ))
         }
     }
@@ -386,6 +423,27 @@ mod tests {
         assert!(check_memory("12.5%").is_ok());
         assert!(check_tasks("100").is_ok() && check_tasks("0").is_err());
         assert!(check_tasks("+5").is_err() && check_tasks("1e1%").is_err());
+    }
+
+    #[test]
+    fn numbers_with_leading_zeros_are_refused() {
+        for bad in ["tcp:08:80", "tcp:0443:443", "80:080", "udp:00053"] {
+            let e = check_port(bad).unwrap_err();
+            assert!(e.contains("octal"), "{bad}: {e}");
+        }
+        assert!(check_tasks("08").unwrap_err().contains("octal"));
+        assert!(check_tasks("010%").is_err() && check_tasks("0.5%").is_ok());
+        assert!(check_io_weight("09").unwrap_err().contains("octal"));
+        assert!(check_cpu_quota("0150%").unwrap_err().contains("octal"));
+        assert!(check_memory("08G").is_err() && check_memory("05%").is_err());
+        assert!(TimeSpan::try_from(IntOrString::Str("03s".into())).is_err());
+        for ok in ["8", "10", "100"] {
+            assert!(
+                check_tasks(ok).is_ok() && check_io_weight(ok).is_ok(),
+                "{ok}"
+            );
+        }
+        assert!(TimeSpan::try_from(IntOrString::Str("0s".into())).is_ok());
     }
 
     #[test]

@@ -82,6 +82,7 @@ impl ResolveError {
             Self::PinNotFound { .. } | Self::PinAmbiguous { .. } => exit::PIN_NOT_FOUND,
             Self::DeploymentMissing { .. } => exit::DEPLOYMENT_MISSING,
             Self::HostStateroot { .. } => exit::HOST_STATEROOT,
+            Self::Unreadable { source, .. } if is_lasting(source) => exit::SYSROOT_BROKEN,
             Self::Unreadable { .. } => exit::SYSROOT_UNREADABLE,
             Self::Malformed { .. } => exit::BOOT_ENTRIES_MALFORMED,
         }
@@ -106,6 +107,16 @@ impl ResolveError {
     pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, Self::Unreadable { source, .. } if source.kind() == io::ErrorKind::NotFound)
     }
+}
+
+/// Errors of the file system's shape rather than its state: a restart meets them again, so
+/// they must not be retried every few seconds forever.
+fn is_lasting(e: &io::Error) -> bool {
+    use nix::libc::{EISDIR, ELOOP, ENAMETOOLONG, ENOTDIR};
+    matches!(
+        e.raw_os_error(),
+        Some(ELOOP | ENOTDIR | EISDIR | ENAMETOOLONG)
+    )
 }
 
 fn no_deployment_message(

@@ -1,5 +1,5 @@
 //! Enumeration of deployments from the boot entries, as libostree's
-//! `sysroot_load_from_bootloader_configs` does it (ostree-facts.md §1.2, §1.5).
+//! `sysroot_load_from_bootloader_configs` does it (docs/DESIGN.md, "Deployment resolution").
 //!
 //! The deployment set is the entries of the current bootversion, never a listing of `deploy/`
 //! (staged and half-cleaned-up directories live there). Each entry's `ostree=` bootlink is

@@ -1,10 +1,10 @@
 //! OSTree deployment enumeration and resolution from files only.
 //!
-//! Reproduces what `ostree admin status` lists (libostree's `ostree_sysroot_load`, see
-//! ostree-facts.md §1) without running `ostree` or linking GLib: the boot entries of the current
-//! bootversion, ordered by their `version`, each resolved through its bootlink to
-//! `<stateroot>/<checksum>.<serial>`. A guest runs the first deployment of its stateroot in that
-//! order (libostree's merge deployment) unless pinned to a commit or version.
+//! Reproduces what `ostree admin status` lists (libostree's `ostree_sysroot_load`; see
+//! docs/DESIGN.md, "Deployment resolution") without running `ostree` or linking GLib: the boot
+//! entries of the current bootversion, ordered by their `version`, each resolved through its
+//! bootlink to `<stateroot>/<checksum>.<serial>`. A guest runs the first deployment of its
+//! stateroot in that order (libostree's merge deployment) unless pinned to a commit or version.
 
 pub(crate) mod bls;
 mod error;

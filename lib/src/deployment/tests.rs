@@ -543,3 +543,70 @@ fn resolve_reads_details_of_the_pickable_deployments_only() {
         "{e}"
     );
 }
+
+/// A link loop in the boot entries stays a loop: restarting every few seconds cannot heal it.
+#[test]
+fn a_symlink_loop_in_the_boot_entries_is_not_retried() {
+    let fx = three();
+    let entries = fx.layout.boot.join("loader.1/entries");
+    fs::rename(&entries, fx.layout.boot.join("entries.away")).unwrap();
+    symlink("entries", &entries).unwrap();
+    let e = list_deployments(&fx.layout).unwrap_err();
+    assert!(matches!(e, ResolveError::Unreadable { .. }), "{e}");
+    assert_eq!(e.exit_code(), exit::SYSROOT_BROKEN, "{e}");
+    assert!(exit::NOT_RETRYABLE.contains(&e.exit_code()));
+}
+
+/// Each failure class against the retry lists: what waiting may fix is retried, nothing else.
+#[test]
+fn every_failure_class_maps_to_its_retry_class() {
+    let io = |errno: i32| std::io::Error::from_raw_os_error(errno);
+    let unreadable = |errno| ResolveError::unreadable("/boot/loader", io(errno));
+    let s = || "web".to_owned();
+    let cases: Vec<(ResolveError, bool)> = vec![
+        (
+            ResolveError::NoDeployment {
+                stateroot: s(),
+                known: vec![],
+                missing_stateroot_dir: None,
+            },
+            false,
+        ),
+        (
+            ResolveError::PinNotFound {
+                stateroot: s(),
+                pin: s(),
+                available: vec![],
+            },
+            false,
+        ),
+        (
+            ResolveError::PinAmbiguous {
+                stateroot: s(),
+                pin: s(),
+                matches: vec![],
+            },
+            false,
+        ),
+        (
+            ResolveError::DeploymentMissing {
+                path: "/x".into(),
+                boot_entry: "/y".into(),
+            },
+            false,
+        ),
+        (ResolveError::HostStateroot { stateroot: s() }, false),
+        (ResolveError::malformed("/x", "bad"), false),
+        (unreadable(nix::libc::ELOOP), false),
+        (unreadable(nix::libc::ENOTDIR), false),
+        (unreadable(nix::libc::EISDIR), false),
+        (unreadable(nix::libc::ENAMETOOLONG), false),
+        (unreadable(nix::libc::ENOENT), true),
+        (unreadable(nix::libc::EIO), true),
+    ];
+    for (e, retry) in cases {
+        let code = e.exit_code();
+        assert_eq!(exit::RETRYABLE.contains(&code), retry, "{e}: {code}");
+        assert_eq!(exit::NOT_RETRYABLE.contains(&code), !retry, "{e}: {code}");
+    }
+}

@@ -105,35 +105,53 @@ pub(crate) fn load_bridge(
     }
 }
 
-/// An uplink can be a port of one bridge only; both declarations are refused.
-pub(crate) fn refuse_shared_uplinks(bridges: &mut [Bridge]) {
-    let mut owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, b) in bridges.iter().enumerate() {
-        if let Ok(c) = &b.settings {
-            for u in &c.uplinks {
-                owners.entry(u.to_string()).or_default().push(i);
-            }
-        }
+/// The file that bridge `name` would be written to if it is also the port file of one of bridge
+/// `owner`'s uplinks: `OWNER-uplinkN` (systemd-networkd) or `OWNER-portN` (NetworkManager).
+fn port_file_of(name: &str, owner: &str) -> Option<String> {
+    let rest = name.strip_prefix(owner)?.strip_prefix('-')?;
+    let numbered = |kind: &str| {
+        rest.strip_prefix(kind)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if numbered("uplink") {
+        Some(format!(
+            "/run/systemd/network/{NETWORKD_PREFIX}{name}.network"
+        ))
+    } else if numbered("port") {
+        Some(format!(
+            "/run/NetworkManager/system-connections/{NM_PREFIX}{name}.nmconnection"
+        ))
+    } else {
+        None
     }
-    for (uplink, idx) in owners.into_iter().filter(|(_, v)| v.len() > 1) {
-        let names: Vec<String> = idx
+}
+
+/// Port files are named after the bridge that owns them, so a bridge named `br0-uplink0` would
+/// write the very file that makes `br0`'s uplink its port, and the host would lose that uplink.
+/// Such a name is refused whatever the backend (`auto` may pick either) and however many uplinks
+/// the owner has today; the owner stays valid. Keeping ordinary bridges' file names unchanged
+/// keeps the NetworkManager connection ids admins already use.
+pub(crate) fn refuse_colliding_names(bridges: &mut [Bridge]) {
+    let owners: Vec<(String, PathBuf)> = bridges
+        .iter()
+        .map(|b| (b.name.clone(), b.source.clone()))
+        .collect();
+    for b in bridges.iter_mut().filter(|b| b.settings.is_ok()) {
+        let Some((owner, owner_file, file)) = owners
             .iter()
-            .filter_map(|i| bridges.get(*i))
-            .map(|b| b.name.clone())
-            .collect();
-        for i in idx {
-            if let Some(b) = bridges.get_mut(i) {
-                b.settings = Err(ConfigError {
-                    file: b.source.clone(),
-                    line: None,
-                    key: Some("uplinks".into()),
-                    message: format!(
-                        "uplink {uplink} is claimed by the bridges {}; an interface can be the port of one bridge only",
-                        names.join(" and ")
-                    ),
-                });
-            }
-        }
+            .filter(|(o, _)| *o != b.name)
+            .find_map(|(o, f)| port_file_of(&b.name, o).map(|pf| (o, f, pf)))
+        else {
+            continue;
+        };
+        b.settings = Err(ConfigError::file(
+            &b.source,
+            format!(
+                "the bridge name {:?} is taken: its file would be {file}, which is the port file for an uplink of bridge {owner} ({}, key uplinks), and overwriting it would cut the host off that uplink; rename this bridge (e.g. without \"-uplinkN\"/\"-portN\")",
+                b.name,
+                owner_file.display()
+            ),
+        ));
     }
 }
 
@@ -167,4 +185,30 @@ pub fn render_all(
         });
     }
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::port_file_of;
+
+    #[test]
+    fn only_numbered_port_names_of_another_bridge_collide() {
+        assert!(port_file_of("br0-uplink0", "br0").is_some_and(|f| {
+            f.ends_with("/run/systemd/network/50-ostree-guests-br0-uplink0.network")
+        }));
+        assert!(
+            port_file_of("br0-port12", "br0").is_some_and(|f| f.ends_with(
+                "/run/NetworkManager/system-connections/ostree-guests-br0-port12.nmconnection"
+            ))
+        );
+        for (name, owner) in [
+            ("br0-uplinks", "br0"),
+            ("br0-port", "br0"),
+            ("br0-uplink0", "br"),
+            ("br0uplink0", "br0"),
+            ("br0", "br0"),
+        ] {
+            assert_eq!(port_file_of(name, owner), None, "{name} of {owner}");
+        }
+    }
 }

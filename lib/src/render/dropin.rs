@@ -103,7 +103,8 @@ pub fn dropin(guest: &Guest, settings: &Settings) -> Result<String, UnitValueErr
         w.set_assignment("Environment", k, v);
     }
     w.set("ExecStart", "")
-        .set("ExecStart", &unit::exec_line([HELPER, name])?)
+        // "--": a name is never read as an option, whatever the name rules let through.
+        .set("ExecStart", &unit::exec_line([HELPER, "--", name])?)
         .set("Restart", c.restart.as_unit_value())
         .set("RestartSec", c.restart_sec.as_str())
         // With --notify-ready the start lasts until the guest is up; slow guests (k3s, a VM
@@ -156,7 +157,7 @@ pub fn fail_closed_dropin(guest: &Guest, reason: &str) -> String {
     }
     // Names are validated, so these words never need escaping; fall back to a bare exit if
     // that ever changes rather than write something unsafe.
-    let exec = unit::exec_line([HELPER, "--config-error", name])
+    let exec = unit::exec_line([HELPER, "--config-error", "--", name])
         .unwrap_or_else(|_| "/bin/false".to_owned());
     w.section("Service")
         .set("ExecStart", "")
@@ -168,7 +169,47 @@ pub fn fail_closed_dropin(guest: &Guest, reason: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use crate::config::{Guest, load_texts};
+    use crate::exit;
+    use crate::name::MachineName;
     use crate::paths::{DEFAULT_BOOT, DEFAULT_SYSROOT};
+
+    fn prevented(text: &str) -> Vec<i32> {
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("RestartPreventExitStatus="))
+            .unwrap_or_default();
+        let mut codes: Vec<i32> = line.split(' ').map(|c| c.parse().unwrap()).collect();
+        codes.sort_unstable();
+        codes
+    }
+
+    /// Every code a restart cannot heal stops the restarts, in both kinds of drop-in, and no
+    /// retryable one does.
+    #[test]
+    fn restart_prevent_exit_status_is_exactly_the_non_retryable_codes() {
+        let name = MachineName::parse("web").unwrap();
+        let main = Path::new("/etc/ostree-guests.d/web.toml");
+        let settings = load_texts(&name, &[(main, b"# all defaults\n")]).unwrap();
+        let guest = Guest {
+            name,
+            sources: vec![main.to_owned()],
+            settings: Ok(settings.clone()),
+        };
+        let mut want = exit::NOT_RETRYABLE.to_vec();
+        want.sort_unstable();
+        for text in [
+            super::dropin(&guest, &settings).unwrap(),
+            super::fail_closed_dropin(&guest, "broken"),
+        ] {
+            let got = prevented(&text);
+            assert_eq!(got, want, "{text}");
+            assert!(!got.iter().any(|c| exit::RETRYABLE.contains(c)));
+            assert!(got.contains(&exit::SYSROOT_BROKEN) && got.contains(&exit::CONFIG_INVALID));
+        }
+    }
 
     #[test]
     fn the_mounts_required_are_the_default_sysroot_and_boot() {
