@@ -9,11 +9,14 @@ use crate::complete::guest_names;
 
 const EXAMPLES: &str = "\
 Examples:
-  ostree-guests create web --ref fedora/x86_64/iot/stable
+  ostree-guests create web --ref fedora-iot:fedora/stable/x86_64/iot --now   # and start it
+  ostree-guests create web --ref fedora-iot:fedora/stable/x86_64/iot   # then:
   systemctl daemon-reload && systemctl start systemd-nspawn@web.service
   ostree-guests list
+  ostree-guests disable web && ostree-guests enable web   # autostart off / on
   ostree-guests upgrade web                 # the ref the guest was deployed from
   ostree-guests upgrade web --commit 3f2a9c01...  # or a given commit
+  ostree-guests upgrade --all --check       # 0: an update is available, 77: none
   ostree-guests rollback web
   ostree-guests pin web && ostree-guests unpin web
   ostree-guests status web --json
@@ -39,6 +42,12 @@ GUEST, the same in both (null: unknown, or not given by an invalid configuration
   subState           systemd's SubState (\"running\", \"dead\", ...) or null
   stateroot          the OSTree stateroot
   autostart          bool: started at boot
+  privileged         bool: the configuration makes the guest's root the host's root
+                     (security.private-users in effect is \"no\")
+  runningPrivileged  bool: the running guest was started privileged (its init's uid_map is
+                     the host's own, 0 0 4294967295), or null while it does not run (or its
+                     init cannot be found); differs from privileged until a restart applies a
+                     changed configuration
   pin                the deployment key: \"auto\", a checksum prefix or \"version:V\"
   deployment         DEPLOYMENT the guest boots next, or null (see resolveError)
   runningDeployment  {\"id\", \"stateroot\", \"checksum\", \"serial\"} of the running guest, or null
@@ -53,6 +62,8 @@ DEPLOYMENT: id (CHECKSUM.SERIAL), checksum, serial, index (0 is the host's defau
   version (or null), pinned (`ostree admin pin`), bootEntry (file), selected (the resolved one).
 Within v1 fields are only added, never renamed, removed or retyped: ignore unknown fields.
 An incompatible change comes as apiVersion ostree-guests/v2.";
+
+const AUTOSTART_HELP: &str = "The guest's main file is never edited. Neither verb starts or stops the guest now (`systemctl start|stop systemd-nspawn@NAME.service` does). A drop-in that sorts after 50-autostart.toml and sets autostart wins over ours: then nothing is changed and the exit status is 111, naming that file. Without systemd running, the daemon-reload is skipped.\n\nExamples:\n  ostree-guests disable web\n  ostree-guests enable web";
 
 fn epilog() -> String {
     format!("{EXAMPLES}\n{}", crate::exit::HELP_TABLE)
@@ -70,7 +81,8 @@ default boot entry.",
     after_long_help = epilog()
 )]
 pub struct Cli {
-    /// Only print errors and warnings, no progress.
+    /// Only print errors and warnings, no progress. Without it, create and upgrade show
+    /// ostree's own pull progress when standard error is a terminal.
     #[arg(long, short, global = true)]
     pub quiet: bool,
     #[command(subcommand)]
@@ -82,13 +94,13 @@ pub enum Command {
     /// Create a guest: initialise its stateroot, deploy a commit (not as the host's default) and
     /// write /etc/ostree-guests.d/NAME.toml.
     #[command(
-        after_long_help = "Examples:\n  ostree-guests create web --ref fedora/x86_64/iot/stable --port 8080:80\n  ostree-guests create k3s --ref fedora:fedora/x86_64/iot/stable --profile kubernetes --no-autostart\n\nRe-running with the same arguments changes nothing; a different configuration needs --force."
+        after_long_help = "Examples:\n  ostree-guests create web --ref fedora-iot:fedora/stable/x86_64/iot --port 8080:80\n  ostree-guests create desk --ref fedora:fedora/43/x86_64/silverblue\n  ostree-guests create k3s --ref fedora-iot:fedora/stable/x86_64/iot --profile kubernetes --no-autostart\n\nREMOTE must be a remote of the host's repository (ostree remote list): Fedora IoT hosts have fedora-iot, Silverblue and Kinoite hosts have fedora; see README or ostree-guests(1) for the ostree remote add line of the other\n\nWithout configuration options, an existing configuration of NAME (e.g. /etc/ostree-guests.d/NAME.toml written by Butane) is used as it is: create makes the stateroot and deployment it describes and never rewrites it. Re-running with the same arguments changes nothing; configuration options that differ from an existing file need --force."
     )]
     Create(CreateArgs),
     /// Deploy a new commit for the guest and make it the one the guest runs (restarting it if
     /// it runs).
     #[command(
-        after_long_help = "Examples:\n  ostree-guests upgrade web\n  ostree-guests upgrade web --ref fedora/x86_64/iot/testing --keep 3"
+        after_long_help = "Examples:\n  ostree-guests upgrade web\n  ostree-guests upgrade web --ref fedora-iot:fedora/devel/x86_64/iot --keep 3\n  ostree-guests upgrade --all\n  ostree-guests upgrade web --check && echo update available\n\nWith --check nothing is deployed: exit 0 when an update is available, 77 when there is none (as `rpm-ostree upgrade --check`), another status on failure. A REMOTE:REF is fetched as commit metadata only.\n\n--all upgrades every configured guest from the ref it was deployed from, one after the other; a guest whose stateroot has no deployment yet, or that was deployed from a bare commit, is skipped with a note. It goes on after a failure and then exits with the first failure's status.\n\n--auto does the same for the guests with auto-update = true only. ostree-guests-auto-update.timer (daily, off until `systemctl enable --now ostree-guests-auto-update.timer`) runs it through ostree-guests-auto-update.service."
     )]
     Upgrade(UpgradeArgs),
     /// Return the guest to its previous deployment.
@@ -118,6 +130,14 @@ pub enum Command {
     Pin(PinArgs),
     /// Undo `pin`: remove the drop-in and `ostree admin pin --unpin` the deployment.
     Unpin(NameArg),
+    /// Start the guest at boot: autostart = true in the drop-in
+    /// /etc/ostree-guests.d/NAME.toml.d/50-autostart.toml, then `systemctl daemon-reload`.
+    #[command(after_long_help = AUTOSTART_HELP)]
+    Enable(NameArg),
+    /// Do not start the guest at boot: autostart = false in the drop-in
+    /// /etc/ostree-guests.d/NAME.toml.d/50-autostart.toml, then `systemctl daemon-reload`.
+    #[command(after_long_help = AUTOSTART_HELP)]
+    Disable(NameArg),
     /// Print a shell completion script (subcommands, options and the configured guests' names).
     #[command(
         after_long_help = "The script registers ostree-guests itself as the completer: each TAB runs it with OSTREE_GUESTS_COMPLETE=SHELL, so guest names are those configured at that moment.\n\nExamples:\n  ostree-guests completions bash > /usr/share/bash-completion/completions/ostree-guests\n  ostree-guests completions zsh > /usr/share/zsh/site-functions/_ostree-guests\n  ostree-guests completions fish > /usr/share/fish/vendor_completions.d/ostree-guests.fish"
@@ -147,7 +167,7 @@ pub struct Source {
     pub commit: Option<String>,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 #[group(required = false, multiple = false)]
 pub struct OptSource {
     /// Deploy this ref ([REMOTE:]REF) instead of the one the guest was deployed from.
@@ -173,8 +193,17 @@ pub enum Profile {
     Kubernetes,
 }
 
-/// Keys written into NAME.toml (all optional; unset keys keep their defaults).
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrivateUsers {
+    /// A user namespace with idmapped mounts: the guest's root is an unprivileged UID on the host.
+    Idmap,
+    /// Privileged: the guest's root is the host's root and can write the host's OS.
+    No,
+}
+
+/// Keys written into NAME.toml (all optional; unset keys keep their defaults). None given and
+/// a configuration exists: `create` deploys what that configuration says and leaves it alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 pub struct ConfigOpts {
     /// OSTree stateroot (default: NAME).
     #[arg(long, value_parser = not_an_option)]
@@ -206,6 +235,12 @@ pub struct ConfigOpts {
     /// Show the physical sysroot read-only inside (ostree admin status works there).
     #[arg(long)]
     pub ostree_tools: bool,
+    /// security.private-users: "idmap" runs the guest in a user namespace, its root an
+    /// unprivileged UID range on the host; "no" makes a privileged guest, whose root IS the
+    /// host's root and can remount /usr and /boot and write the host's OS: only for trusted
+    /// systems. Unset: idmap, or no with --profile kubernetes.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub private_users: Option<PrivateUsers>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -227,6 +262,10 @@ pub struct CreateArgs {
     /// Replace an existing configuration of that name.
     #[arg(long)]
     pub force: bool,
+    /// Then run `systemctl daemon-reload` and start the guest's unit (status 93 if systemd is
+    /// not running or the start fails; the guest is created either way).
+    #[arg(long)]
+    pub now: bool,
     #[command(flatten)]
     pub keep: KeepArg,
 }
@@ -234,8 +273,23 @@ pub struct CreateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct UpgradeArgs {
     /// The guest: its machine name, NAME in /etc/ostree-guests.d/NAME.toml.
-    #[arg(value_name = "NAME", add = ArgValueCompleter::new(guest_names))]
-    pub name: String,
+    #[arg(
+        value_name = "NAME",
+        add = ArgValueCompleter::new(guest_names),
+        required_unless_present_any = ["all", "auto"],
+        conflicts_with_all = ["all", "auto"]
+    )]
+    pub name: Option<String>,
+    /// Every configured guest, each from the ref it was deployed from.
+    #[arg(long, conflicts_with_all = ["refspec", "commit", "auto"])]
+    pub all: bool,
+    /// Like --all, but only guests with auto-update = true (what
+    /// ostree-guests-auto-update.timer runs); invalid configurations are skipped with a warning.
+    #[arg(long, conflicts_with_all = ["refspec", "commit"])]
+    pub auto: bool,
+    /// Only say whether an update is available; deploy nothing (exit 0: available, 77: none).
+    #[arg(long)]
+    pub check: bool,
     #[command(flatten)]
     pub source: OptSource,
     #[command(flatten)]

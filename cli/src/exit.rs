@@ -33,13 +33,19 @@ pub const ABORTED: i32 = 95;
 /// The stateroot belongs to another guest (or to the host's default boot entry for `remove`).
 /// The CLI's codes after 95 come from 110–119, so they never meet the library's growing range.
 pub const STATEROOT_IN_USE: i32 = 110;
+/// A later configuration file overrides the setting `enable`/`disable` writes; nothing changed.
+pub const OVERRIDDEN: i32 = 111;
+/// `upgrade --check`: no update is available. 77 is rpm-ostree's status for the same answer
+/// (`rpm-ostree upgrade --check`), so scripts written for the host work for guests.
+pub const NO_UPDATE: i32 = 77;
 
 /// The `--help` epilogue: every status this program can exit with.
 pub const HELP_TABLE: &str = "\
 Exit status:
-  0   success
+  0   success (upgrade --check: an update is available)
   1   validate: a guest configuration is invalid
   64  usage error
+  77  upgrade --check: no update is available
   78  the guest's configuration is invalid or missing
   79  the stateroot has no deployment (or no previous one to return to)
   80  a deployment pin matches no deployment
@@ -54,7 +60,8 @@ Exit status:
   93  systemctl failed
   94  a file could not be read or written
   95  aborted (confirmation declined)
-  110 the stateroot is used by another guest";
+  110 the stateroot is used by another guest
+  111 enable/disable: a later drop-in sets autostart, so nothing was changed";
 
 /// A failure with the exit status that tells its class.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +71,11 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A status without a message of its own (the command printed its answer already).
+    pub fn silent(code: i32) -> Self {
+        Self::new(code, String::new())
+    }
+
     pub fn new(code: i32, message: impl Into<String>) -> Self {
         Self {
             code,

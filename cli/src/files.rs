@@ -16,6 +16,8 @@ use crate::exit::{Failure, Result};
 pub const ETC_DIR: &str = "/etc/ostree-guests.d";
 /// Our pin drop-in: sorts before an admin's own 60-… files, after vendor 10-… ones.
 pub const PIN_DROPIN: &str = "50-pin.toml";
+/// Our autostart drop-in (`enable`/`disable`), beside the pin one and ordered the same way.
+pub const AUTOSTART_DROPIN: &str = "50-autostart.toml";
 
 pub fn config_root() -> PathBuf {
     env_path(ENV_ROOT, "/")
@@ -32,6 +34,10 @@ pub fn dropin_dir(root: &Path, name: &str) -> PathBuf {
 
 pub fn pin_file(root: &Path, name: &str) -> PathBuf {
     dropin_dir(root, name).join(PIN_DROPIN)
+}
+
+pub fn autostart_file(root: &Path, name: &str) -> PathBuf {
+    dropin_dir(root, name).join(AUTOSTART_DROPIN)
 }
 
 /// The booted-system path of a file under `root` (what messages and the loader show).

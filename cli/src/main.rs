@@ -22,7 +22,9 @@ fn main() -> ExitCode {
     match ostree_guests_cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("ostree-guests: {}", f.message);
+            if !f.message.is_empty() {
+                eprintln!("ostree-guests: {}", f.message);
+            }
             ExitCode::from(u8::try_from(f.code).unwrap_or(u8::MAX))
         }
     }

@@ -138,6 +138,33 @@ pub fn parse_pivot_root(cmdline: &[u8]) -> Option<(String, String, u32)> {
     })
 }
 
+/// The PID of the running guest's init (its PID 1 on the host side): machined's `Leader`, or
+/// else the first child of the unit's main process, because the start helper execs nspawn,
+/// which forks the container's init as its only remaining child.
+pub fn leader_pid(machine: &str, unit: &str) -> Option<u32> {
+    let st = state(unit)?;
+    if !st.is_active() || st.main_pid == 0 {
+        return None;
+    }
+    let from_machined = Command::new("machinectl")
+        .args(["show", "--property=Leader", "--value", machine])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u32>()
+                .ok()
+        })
+        .filter(|pid| *pid != 0);
+    from_machined.or_else(|| {
+        let children =
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", st.main_pid)).ok()?;
+        children.split_whitespace().next()?.parse().ok()
+    })
+}
+
 /// The machine's addresses from systemd-machined (only while it runs).
 pub fn addresses(machine: &str) -> Vec<String> {
     if !available() {

@@ -24,8 +24,10 @@ const ITEM_FIELDS: &[&str] = &[
     "dropin",
     "name",
     "pin",
+    "privileged",
     "resolveError",
     "runningDeployment",
+    "runningPrivileged",
     "stateroot",
     "subState",
     "unit",
@@ -103,6 +105,9 @@ fn list_and_status_share_one_versioned_schema() {
     assert_eq!(web["addresses"], json!([]));
     assert_eq!(web["stateroot"], "web");
     assert_eq!(web["autostart"], false);
+    // Default settings: user-namespaced. Not running: the running mode is unknown.
+    assert_eq!(web["privileged"], false);
+    assert_eq!(web["runningPrivileged"], Value::Null);
     assert_eq!(web["pin"], c1[..16]);
     assert_eq!(
         web["configFiles"],
@@ -154,6 +159,8 @@ fn list_and_status_share_one_versioned_schema() {
     for k in [
         "stateroot",
         "autostart",
+        "privileged",
+        "runningPrivileged",
         "pin",
         "deployment",
         "resolveError",

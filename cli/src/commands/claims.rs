@@ -115,17 +115,27 @@ fn declared(root: &Path, g: &Guest) -> std::result::Result<(String, PathBuf), (S
 
 /// The `stateroot` string of one configuration file (a booted-system path under `root`).
 fn raw_stateroot(root: &Path, logical: &Path) -> std::result::Result<Option<String>, String> {
+    match raw_key(root, logical, "stateroot")? {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err("stateroot is not a string".to_owned()),
+    }
+}
+
+/// One top-level key of one configuration file as written, without the loader's merge or
+/// validation (a booted-system path under `root`).
+pub(crate) fn raw_key(
+    root: &Path,
+    logical: &Path,
+    key: &str,
+) -> std::result::Result<Option<toml::Value>, String> {
     let disk = under_root(root, &logical.to_string_lossy());
     let text = std::fs::read_to_string(&disk).map_err(|e| format!("cannot read: {e}"))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| {
         format!(
             "not valid TOML ({})",
             e.message().lines().next().unwrap_or_default()
         )
     })?;
-    match table.get("stateroot") {
-        None => Ok(None),
-        Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err("stateroot is not a string".to_owned()),
-    }
+    Ok(table.remove(key))
 }

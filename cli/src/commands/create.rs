@@ -5,11 +5,12 @@ use std::fs;
 use ostree_guests::config::{self, Settings};
 use ostree_guests::deployment::{self, Pin};
 
-use crate::args::{ConfigOpts, CreateArgs, NetworkMode, OptSource, Profile};
-use crate::exit::{Failure, GUEST_EXISTS, Result, USAGE};
+use crate::args::{ConfigOpts, CreateArgs, NetworkMode, OptSource, PrivateUsers, Profile};
+use crate::exit::{CONFIG_INVALID, Failure, GUEST_EXISTS, Result, SYSTEMD_FAILED, USAGE};
 use crate::files::{self, toml_string};
 use crate::progress;
 use crate::sysroot::{Host, Id, Running};
+use crate::systemd;
 
 use super::{claims, parse_name, resolve_target, short};
 
@@ -66,6 +67,16 @@ pub(crate) fn config_text(c: &ConfigOpts) -> String {
     if let Some(m) = &c.memory_max {
         top.push_str(&format!("\n[resources]\nmemory-max = {}\n", toml_string(m)));
     }
+    if let Some(p) = c.private_users {
+        let p = match p {
+            PrivateUsers::Idmap => "idmap",
+            PrivateUsers::No => "no",
+        };
+        top.push_str(&format!(
+            "\n[security]\nprivate-users = {}\n",
+            toml_string(p)
+        ));
+    }
     top
 }
 
@@ -93,23 +104,50 @@ pub fn run(a: &CreateArgs) -> Result<()> {
     let name = parse_name(&a.name)?;
     let name = name.as_str();
     let text = config_text(&a.config);
-    let settings = check_text(name, &text)?;
-    let stateroot = settings.stateroot.as_str();
+    let mut settings = check_text(name, &text)?;
     let keep = usize::from(a.keep.keep);
     let host = Host::from_env();
     let root = files::config_root();
     let _lock = host.lock()?;
 
     let main = files::main_file(&root, name);
-    let existing = fs::read_to_string(&main).ok();
-    let same = existing.as_deref() == Some(text.as_str());
+    let mut shown = files::logical(&root, &main);
     let loaded = config::load(&root);
+    // Without configuration options, a configuration that is already there (written by the
+    // admin, by Butane/Ignition on CoreOS, or shipped by a vendor) is the guest's: deploy what
+    // it describes and never rewrite it.
+    let adopted = if a.config == ConfigOpts::default() {
+        loaded.guest(name)
+    } else {
+        None
+    };
+    if let Some(g) = adopted {
+        settings = g.settings.clone().map_err(|e| {
+            Failure::new(
+                CONFIG_INVALID,
+                format!(
+                    "{e}\n{name}: create uses this existing configuration as it is; fix it first (`ostree-guests validate`)"
+                ),
+            )
+        })?;
+        if let Some(f) = g.sources.first() {
+            shown.clone_from(f);
+        }
+        progress::step(&format!(
+            "using the existing configuration {} (stateroot {})",
+            shown.display(),
+            settings.stateroot
+        ));
+    }
+    let stateroot = settings.stateroot.as_str();
+    let existing = fs::read_to_string(&main).ok();
+    let same = adopted.is_some() || existing.as_deref() == Some(text.as_str());
     if !same && !a.force {
         if existing.is_some() {
             return Err(Failure::new(
                 GUEST_EXISTS,
                 format!(
-                    "guest {name} already exists with another configuration ({}); --force replaces it, `ostree-guests upgrade {name}` deploys a new commit",
+                    "guest {name} already exists with another configuration ({}); --force replaces it, create without configuration options deploys what it says, `ostree-guests upgrade {name}` deploys a new commit",
                     files::logical(&root, &main).display()
                 ),
             ));
@@ -211,11 +249,28 @@ pub fn run(a: &CreateArgs) -> Result<()> {
     println!(
         "{name}: stateroot {stateroot}, deployment {} (configuration {})",
         d.label(),
-        files::logical(&root, &main).display()
+        shown.display()
     );
-    println!(
-        "Next: systemctl daemon-reload && systemctl start systemd-nspawn@{name}.service   (or: machinectl start {name})"
-    );
+    let unit = name_unit(name);
+    if !a.now {
+        println!(
+            "Next: systemctl daemon-reload && systemctl start {unit}   (or: machinectl start {name})"
+        );
+        return Ok(());
+    }
+    if !systemd::available() {
+        return Err(Failure::new(
+            SYSTEMD_FAILED,
+            format!(
+                "{name} is created but not started: systemd is not running here (no /run/systemd/system); on the booted host run `systemctl daemon-reload && systemctl start {unit}`"
+            ),
+        ));
+    }
+    // The generator writes the guest's drop-in only at a reload; without it the stock
+    // template would boot /var/lib/machines/NAME instead.
+    systemd::daemon_reload()?;
+    systemd::start(&unit)?;
+    println!("{name}: started {unit}");
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use ostree_guests::deployment::{self, Deployment};
 use ostree_guests::paths::DROPIN_NAME;
 
 use crate::exit::{Failure, IO_FAILED, Result};
+use crate::running::{mode_mismatch, mode_word};
 use crate::sysroot::Host;
 use crate::systemd;
 
@@ -56,6 +57,11 @@ struct GuestItem {
     /// The rest are null while the configuration is invalid.
     stateroot: Option<String>,
     autostart: Option<bool>,
+    /// The guest's root is the host's root (`security.private-users` in effect is "no").
+    privileged: Option<bool>,
+    /// Whether the running guest was started privileged, from its init's uid_map (null while
+    /// it does not run). It differs from `privileged` until a restart applies a change.
+    running_privileged: Option<bool>,
     /// `auto`, a checksum prefix or `version:V`.
     pin: Option<String>,
     /// What the guest boots next time; null with `resolveError` set.
@@ -135,6 +141,8 @@ fn item(
         sub_state: state.as_ref().map(|s| s.sub.clone()),
         stateroot: None,
         autostart: None,
+        privileged: None,
+        running_privileged: crate::running::running_privileged(guest.name.as_str(), &unit),
         pin: None,
         deployment: None,
         running_deployment: systemd::running_deployment(&unit).map(|(s, c, n)| RunningItem {
@@ -169,6 +177,7 @@ fn item(
     let stateroot = s.stateroot.as_str();
     it.stateroot = Some(stateroot.to_owned());
     it.autostart = Some(s.config.autostart);
+    it.privileged = Some(s.config.privileged());
     it.pin = Some(s.config.deployment.0.to_string());
     it.warnings = config::isolation_warnings(&s.config);
     // What the start helper would boot: resolve also checks the deployment's directory.
@@ -232,7 +241,13 @@ pub fn list(as_json: bool) -> Result<()> {
         println!("no guests configured");
         return Ok(());
     }
-    let cells: Vec<[String; 7]> = items
+    let yes_no = |v: Option<bool>| {
+        v.map_or_else(
+            || "-".to_owned(),
+            |a| if a { "yes".into() } else { "no".into() },
+        )
+    };
+    let cells: Vec<[String; 8]> = items
         .iter()
         .map(|r| {
             let dep = r.deployment.as_ref().map_or_else(
@@ -253,10 +268,8 @@ pub fn list(as_json: bool) -> Result<()> {
                     .as_ref()
                     .and_then(|d| d.version.clone())
                     .unwrap_or_else(|| "-".into()),
-                r.autostart.map_or_else(
-                    || "-".into(),
-                    |a| if a { "yes".into() } else { "no".into() },
-                ),
+                yes_no(r.autostart),
+                yes_no(r.privileged),
                 state_label(r),
                 if r.addresses.is_empty() {
                     "-".into()
@@ -272,6 +285,7 @@ pub fn list(as_json: bool) -> Result<()> {
         "DEPLOYMENT",
         "VERSION",
         "AUTOSTART",
+        "PRIVILEGED",
         "STATE",
         "ADDRESS",
     ];
@@ -343,6 +357,18 @@ fn print_status(full: &GuestStatus) {
     }
     println!("stateroot:   {}", opt(&st.stateroot));
     println!("pin:         {}", opt(&st.pin));
+    match st.privileged {
+        Some(true) => println!(
+            "privileged:  yes (the guest's root is the host's root and can write the host's OS)"
+        ),
+        Some(false) => println!("privileged:  no (user namespace with idmapped mounts)"),
+        None => println!("privileged:  -"),
+    }
+    if let Some(note) = mode_mismatch(st.privileged, st.running_privileged, &st.unit) {
+        println!("mode:        {note}");
+    } else if let Some(r) = st.running_privileged {
+        println!("mode:        running {}", mode_word(r));
+    }
     match (&st.deployment, &st.resolve_error) {
         (Some(d), _) => println!(
             "deployment:  {} (index {}{}{})",

@@ -1,5 +1,6 @@
 //! One module per group of subcommands; shared lookups live here.
 
+mod autostart;
 mod check;
 mod claims;
 mod create;
@@ -31,6 +32,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Render(a) => check::render(&a.name),
         Command::Pin(a) => pin::pin(&a.name, a.deployment.as_deref()),
         Command::Unpin(a) => pin::unpin(&a.name),
+        Command::Enable(a) => autostart::set(&a.name, true),
+        Command::Disable(a) => autostart::set(&a.name, false),
         Command::Completions(a) => crate::complete::registration(a.shell, &mut io::stdout()),
     }
 }

@@ -112,8 +112,13 @@ pub fn run(a: &RemoveArgs) -> Result<()> {
 
     let main = files::main_file(&root, name);
     let mut changed = Vec::new();
-    if files::remove_file(&files::pin_file(&root, name))? {
-        changed.push(files::logical(&root, &files::pin_file(&root, name)));
+    for ours in [
+        files::pin_file(&root, name),
+        files::autostart_file(&root, name),
+    ] {
+        if files::remove_file(&ours)? {
+            changed.push(files::logical(&root, &ours));
+        }
     }
     files::remove_empty_dir(&files::dropin_dir(&root, name));
     if files::remove_file(&main)? {

@@ -21,6 +21,9 @@ pub struct GuestConfig {
     pub deployment: PinSpec,
     /// Start at boot (`machines.target.wants/`).
     pub autostart: bool,
+    /// Upgraded by `ostree-guests upgrade --auto` (ostree-guests-auto-update.timer); only
+    /// the CLI reads it.
+    pub auto_update: bool,
     /// The unit's `Description=`.
     pub description: Option<String>,
     /// The unit's `Restart=`.
@@ -51,6 +54,7 @@ impl Default for GuestConfig {
             stateroot: None,
             deployment: PinSpec::default(),
             autostart: true,
+            auto_update: false,
             description: None,
             restart: RestartPolicy::OnFailure,
             restart_sec: TimeSpan::seconds(3),
@@ -218,6 +222,7 @@ pub const KEYS: &[&str] = &[
     "stateroot",
     "deployment",
     "autostart",
+    "auto-update",
     "description",
     "restart",
     "restart-sec",
