@@ -14,30 +14,12 @@ use common::Env;
 /// ostree's console progress saves and restores the cursor (ESC 7, ESC 8) around its line.
 const PROGRESS_MARK: &str = "\x1b7";
 
-/// A local archive repository as the remote `rem`, publishing `pub/x86_64`.
-fn with_remote(e: &mut Env, version: &str) {
-    let remote = e.sysroot.parent().unwrap().join("remote-repo");
-    let rrepo = format!("--repo={}", remote.display());
-    if !remote.exists() {
-        e.ostree(&[&rrepo, "init", "--mode=archive"]);
-        let url = format!("file://{}", remote.display());
-        e.ostree(&[&e.repo_arg(), "remote", "add", "--no-gpg-verify", "rem", &url]);
-    }
-    let sysrepo = format!("{}/ostree/repo", e.sysroot_str());
-    e.commit("pub/x86_64", version);
-    e.ostree(&[&rrepo, "pull-local", &sysrepo, "pub/x86_64"]);
-}
-
 /// Runs the CLI under a pseudo-terminal; returns its exit status and everything it wrote.
 fn on_a_terminal(e: &Env, args: &str) -> (Option<i32>, String) {
-    let out = Command::new("script")
+    let out = e
+        .with_env(&mut Command::new("script"))
         .args(["-qec", &format!("exec \"$OG_CLI\" {args}"), "/dev/null"])
         .env("OG_CLI", env!("CARGO_BIN_EXE_ostree-guests"))
-        .env("OSTREE_GUESTS_ROOT", &e.root)
-        .env("OSTREE_GUESTS_SYSROOT", &e.sysroot)
-        .env("OSTREE_GUESTS_BOOT", e.sysroot.join("boot"))
-        .env("OSTREE_SYSROOT_DEBUG", "mutable-deployments")
-        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     (
@@ -54,7 +36,7 @@ fn pull_progress_on_a_terminal_only() {
         return;
     }
     let mut e = Env::new();
-    with_remote(&mut e, "p1");
+    e.publish("pub/x86_64", "p1");
     let (code, tty) = on_a_terminal(&e, "create web --ref rem:pub/x86_64");
     assert_eq!(code, Some(0), "{tty}");
     assert!(
@@ -62,7 +44,7 @@ fn pull_progress_on_a_terminal_only() {
         "no progress on the terminal: {tty:?}"
     );
 
-    with_remote(&mut e, "p2");
+    e.publish("pub/x86_64", "p2");
     let (out, err) = e.cli_ok(&["upgrade", "web"], 0);
     assert!(
         !err.contains("content objects") && !out.contains("content objects"),
@@ -70,12 +52,15 @@ fn pull_progress_on_a_terminal_only() {
     );
     assert!(!err.contains(PROGRESS_MARK) && !out.contains(PROGRESS_MARK));
 
-    with_remote(&mut e, "p3");
+    e.publish("pub/x86_64", "p3");
     let (code, tty) = on_a_terminal(&e, "--quiet upgrade web");
     assert_eq!(code, Some(0), "{tty}");
-    assert!(!tty.contains(PROGRESS_MARK), "progress despite --quiet: {tty:?}");
+    assert!(
+        !tty.contains(PROGRESS_MARK),
+        "progress despite --quiet: {tty:?}"
+    );
 
-    with_remote(&mut e, "p4");
+    e.publish("pub/x86_64", "p4");
     let (code, tty) = on_a_terminal(&e, "upgrade web");
     assert_eq!(code, Some(0), "{tty}");
     assert!(tty.contains(PROGRESS_MARK), "no upgrade progress: {tty:?}");

@@ -36,11 +36,11 @@ systemd-networkd's 80-container-ve.network does on networkd hosts. It removes th
 before for bridges and guests that are gone, and asks a running network stack to reload what
 changed. Normally run by ostree-guests-network.service.
 Exit status: 0 done, 64 usage, 78 a bridge declaration is invalid (the others are written),
-79 no network stack is enabled, 80 writing or reloading failed.";
+97 no network stack is enabled, 98 writing or reloading failed.";
 
-pub const EXIT_INVALID: i32 = 78;
-pub const EXIT_NO_BACKEND: i32 = 79;
-pub const EXIT_FAILED: i32 = 80;
+pub const EXIT_INVALID: i32 = ostree_guests::exit::CONFIG_INVALID;
+pub const EXIT_NO_BACKEND: i32 = ostree_guests::exit::network::NO_BACKEND;
+pub const EXIT_FAILED: i32 = ostree_guests::exit::network::FAILED;
 
 #[derive(Debug, Default)]
 pub struct Args {

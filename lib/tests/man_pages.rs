@@ -121,7 +121,9 @@ fn exit_codes() -> Vec<(String, i32)> {
     source
         .lines()
         .filter_map(|l| {
-            let rest = l.trim().strip_prefix("pub const ")?;
+            // Top level only: the nested `cli` and `network` tables belong to other binaries,
+            // documented in their own pages.
+            let rest = l.strip_prefix("pub const ")?;
             let (name, rest) = rest.split_once(": i32 = ")?;
             let value = rest.strip_suffix(';')?.trim().parse().ok()?;
             Some((name.to_owned(), value))

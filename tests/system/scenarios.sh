@@ -8,7 +8,8 @@
 #   SCENARIOS="0 1 14"  which scenarios run (default: all that apply to the tier)
 #   TIME_SCALE=N        multiplies every timeout (the VM emulates its CPU: guests stop in ~10 s)
 # 0-12 run on every tier; 13 (cgroup v2 controllers, MemoryMax) needs the VM's own kernel and
-# unified hierarchy; 14 (NetworkManager) needs udev, i.e. the VM, booted with networkd masked.
+# unified hierarchy; 14 (NetworkManager) needs udev, i.e. the VM, booted with networkd masked;
+# 15 and 16 (tests/system/scenario-remote.sh) run in the container, whose share has the remote.
 #
 # Guest stateroots in the sysroot (tests/system/build-host.sh): auto1 (autostart, veth), off1
 # (autostart = false), upg, gone (configs in the image), fresh and pinned (configs written here).
@@ -29,6 +30,8 @@ want() {
 	fi
 	case $1 in
 	13 | 14) [ "$TIER" = vm ] ;;
+	# the signed remote is made by t3a.sh before the host boots (tests/system/remote-repo.sh)
+	15 | 16) [ "$TIER" = container ] ;;
 	*) return 0 ;;
 	esac
 }
@@ -611,6 +614,9 @@ scenario 14 "NetworkManager"
 # shellcheck source=tests/system/scenario-nm.sh
 . /var/mnt/share/scenario-nm.sh
 fi
+# ---- 15. the README's first guest from a signed HTTP remote; 16. restart to apply ------------------
+# shellcheck source=tests/system/scenario-remote.sh
+[ -r /var/mnt/share/scenario-remote.sh ] && . /var/mnt/share/scenario-remote.sh
 scenario end ""
 info "done"
 printf '%d passed, %d failed\n' "$N_PASS" "$N_FAIL"

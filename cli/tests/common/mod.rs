@@ -131,15 +131,43 @@ impl Env {
     }
 
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ostree-guests"))
+        self.with_env(&mut Command::new(env!("CARGO_BIN_EXE_ostree-guests")))
             .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `command` pointed at this sysroot and config root, as every CLI run of the tests is.
+    pub fn with_env<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        command
             .env("OSTREE_GUESTS_ROOT", &self.root)
             .env("OSTREE_GUESTS_SYSROOT", &self.sysroot)
             .env("OSTREE_GUESTS_BOOT", self.sysroot.join("boot"))
             .env("OSTREE_SYSROOT_DEBUG", "mutable-deployments")
             .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
+    }
+
+    /// A local archive repository as the sysroot's remote `rem`, created on first use; commits
+    /// `branch` in the sysroot's repository and publishes it there. Returns the commit.
+    pub fn publish(&mut self, branch: &str, version: &str) -> String {
+        let remote = self.sysroot.parent().unwrap().join("remote-repo");
+        let rrepo = format!("--repo={}", remote.display());
+        if !remote.exists() {
+            self.ostree(&[&rrepo, "init", "--mode=archive"]);
+            let url = format!("file://{}", remote.display());
+            self.ostree(&[
+                &self.repo_arg(),
+                "remote",
+                "add",
+                "--no-gpg-verify",
+                "rem",
+                &url,
+            ]);
+        }
+        let sysrepo = format!("{}/ostree/repo", self.sysroot_str());
+        let commit = self.commit(branch, version);
+        self.ostree(&[&rrepo, "pull-local", &sysrepo, branch]);
+        commit
     }
 
     /// Runs the CLI and asserts its exit status; returns (stdout, stderr).
