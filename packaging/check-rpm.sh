@@ -188,11 +188,11 @@ root=$scratch/root
 mkdir -p "$root"
 # Debian's rpm keeps its database in ~/.rpmdb; use Fedora's place inside the scratch root.
 rr=(rpm --root "$root" --dbpath /var/lib/rpm)
-check "rpm --root SCRATCH --initdb" "${rr[@]}" --initdb
+check "rpm --root SCRATCH --initdb" "${rr[@]}" --initdb || :
 # Debian's rpm refuses to install packages without --force-debian; --nodeps: the scratch root
 # has no ostree or systemd-container package.
-check "rpm --root SCRATCH -i" "${rr[@]}" --nodeps --force-debian -i "$rpm"
-check "rpm --root SCRATCH -V (installed files match the package)" "${rr[@]}" --nodeps -V "$name"
+check "rpm --root SCRATCH -i" "${rr[@]}" --nodeps --force-debian -i "$rpm" || :
+check "rpm --root SCRATCH -V (installed files match the package)" "${rr[@]}" --nodeps -V "$name" || :
 
 gen=$root/usr/lib/systemd/system-generators/ostree-guests-generator
 helper_path=/usr/libexec/ostree-guests/ostree-guest-start
@@ -202,7 +202,7 @@ if [ "$out" = "ostree-guests-generator $ver" ]; then
 else
 	fail "installed generator --version" "$out"
 fi
-check "installed helper --help" "$root$helper_path" --help
+check "installed helper --help" "$root$helper_path" --help || :
 out=$("$root/usr/bin/ostree-guests" --version 2>&1) || true
 if [ "$out" = "ostree-guests $ver" ]; then
 	pass "installed CLI --version" "$out"
@@ -249,7 +249,7 @@ for m in "$root"/usr/share/man/man*/*; do
 done
 if [ -z "$bad_man" ]; then pass "man pages readable (.TH header)" ""; else fail "man pages readable (.TH header)" "$bad_man"; fi
 
-check "rpm --root SCRATCH -e" "${rr[@]}" --nodeps --force-debian -e "$name"
+check "rpm --root SCRATCH -e" "${rr[@]}" --nodeps --force-debian -e "$name" || :
 left=$(find "$root" -path "$root/var/lib/rpm" -prune -o ! -type d -print | head -5)
 if [ -z "$left" ]; then pass "nothing left after rpm -e" ""; else fail "nothing left after rpm -e" "$left"; fi
 
