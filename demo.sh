@@ -81,6 +81,8 @@ log "    guest reached multi-user.target in $(elapsed_since "$t0") s (pid $helpe
 leader=$(cat /proc/"$helper_pid"/task/*/children | awk '{print $1; exit}')
 in_guest() { nsenter -t "$leader" -a -- "$@"; }
 log "    inside the guest:"
+# expanded by the guest's shell, not here
+# shellcheck disable=SC2016
 in_guest sh -c '
 	echo "    hostname:   $(cat /etc/hostname)"
 	echo "    os:         $(. /etc/os-release && echo "$PRETTY_NAME")"

@@ -302,12 +302,12 @@ root=$scratch/root
 mkdir -p "$root"
 # Debian's rpm keeps its database in ~/.rpmdb; use Fedora's place inside the scratch root.
 rr=(rpm --root "$root" --dbpath /var/lib/rpm)
-check "rpm --root SCRATCH --initdb" "${rr[@]}" --initdb
+check "rpm --root SCRATCH --initdb" "${rr[@]}" --initdb || :
 # Debian's rpm refuses to install packages without --force-debian; --nodeps: the scratch root
 # has no ostree or systemd-container package.
 # --noscripts: the scratch root has no /bin/sh or systemctl to run the unit scriptlets with.
-check "rpm --root SCRATCH -i" "${rr[@]}" --nodeps --noscripts --force-debian -i "$rpm"
-check "rpm --root SCRATCH -V (installed files match the package)" "${rr[@]}" --nodeps -V "$name"
+check "rpm --root SCRATCH -i" "${rr[@]}" --nodeps --noscripts --force-debian -i "$rpm" || :
+check "rpm --root SCRATCH -V (installed files match the package)" "${rr[@]}" --nodeps -V "$name" || :
 
 gen=$root/usr/lib/systemd/system-generators/ostree-guests-generator
 helper_path=/usr/libexec/ostree-guests/ostree-guest-start
@@ -317,7 +317,7 @@ if [ "$out" = "ostree-guests-generator $ver" ]; then
 else
 	fail "installed generator --version" "$out"
 fi
-check "installed helper --help" "$root$helper_path" --help
+check "installed helper --help" "$root$helper_path" --help || :
 out=$("$root/usr/bin/ostree-guests" --version 2>&1) || true
 if [ "$out" = "ostree-guests $ver" ]; then
 	pass "installed CLI --version" "$out"
@@ -382,7 +382,7 @@ else
 	fail "command man pages: SYNOPSIS 'ostree-guests COMMAND' with -q" "${bad_syn:-no pages}"
 fi
 
-check "rpm --root SCRATCH -e" "${rr[@]}" --nodeps --noscripts --force-debian -e "$name"
+check "rpm --root SCRATCH -e" "${rr[@]}" --nodeps --noscripts --force-debian -e "$name" || :
 left=$(find "$root" -path "$root/var/lib/rpm" -prune -o ! -type d -print | head -5)
 if [ -z "$left" ]; then pass "nothing left after rpm -e" ""; else fail "nothing left after rpm -e" "$left"; fi
 

@@ -9,8 +9,8 @@ use crate::complete::guest_names;
 
 const EXAMPLES: &str = "\
 Examples:
-  ostree-guests create web --ref fedora/x86_64/iot/stable --now   # and start it
-  ostree-guests create web --ref fedora/x86_64/iot/stable   # then:
+  ostree-guests create web --ref fedora-iot:fedora/stable/x86_64/iot --now   # and start it
+  ostree-guests create web --ref fedora-iot:fedora/stable/x86_64/iot   # then:
   systemctl daemon-reload && systemctl start systemd-nspawn@web.service
   ostree-guests list
   ostree-guests disable web && ostree-guests enable web   # autostart off / on
@@ -81,7 +81,8 @@ default boot entry.",
     after_long_help = epilog()
 )]
 pub struct Cli {
-    /// Only print errors and warnings, no progress.
+    /// Only print errors and warnings, no progress. Without it, create and upgrade show
+    /// ostree's own pull progress when standard error is a terminal.
     #[arg(long, short, global = true)]
     pub quiet: bool,
     #[command(subcommand)]
@@ -93,13 +94,13 @@ pub enum Command {
     /// Create a guest: initialise its stateroot, deploy a commit (not as the host's default) and
     /// write /etc/ostree-guests.d/NAME.toml.
     #[command(
-        after_long_help = "Examples:\n  ostree-guests create web --ref fedora/x86_64/iot/stable --port 8080:80\n  ostree-guests create k3s --ref fedora:fedora/x86_64/iot/stable --profile kubernetes --no-autostart\n\nWithout configuration options, an existing configuration of NAME (e.g. /etc/ostree-guests.d/NAME.toml written by Butane) is used as it is: create makes the stateroot and deployment it describes and never rewrites it. Re-running with the same arguments changes nothing; configuration options that differ from an existing file need --force."
+        after_long_help = "Examples:\n  ostree-guests create web --ref fedora-iot:fedora/stable/x86_64/iot --port 8080:80\n  ostree-guests create desk --ref fedora:fedora/43/x86_64/silverblue\n  ostree-guests create k3s --ref fedora-iot:fedora/stable/x86_64/iot --profile kubernetes --no-autostart\n\nREMOTE must be a remote of the host's repository (ostree remote list): Fedora IoT hosts have fedora-iot, Silverblue and Kinoite hosts have fedora; see README or ostree-guests(1) for the ostree remote add line of the other\n\nWithout configuration options, an existing configuration of NAME (e.g. /etc/ostree-guests.d/NAME.toml written by Butane) is used as it is: create makes the stateroot and deployment it describes and never rewrites it. Re-running with the same arguments changes nothing; configuration options that differ from an existing file need --force."
     )]
     Create(CreateArgs),
     /// Deploy a new commit for the guest and make it the one the guest runs (restarting it if
     /// it runs).
     #[command(
-        after_long_help = "Examples:\n  ostree-guests upgrade web\n  ostree-guests upgrade web --ref fedora/x86_64/iot/testing --keep 3\n  ostree-guests upgrade --all\n  ostree-guests upgrade web --check && echo update available\n\nWith --check nothing is deployed: exit 0 when an update is available, 77 when there is none (as `rpm-ostree upgrade --check`), another status on failure. A REMOTE:REF is fetched as commit metadata only.\n\n--all upgrades every configured guest from the ref it was deployed from, one after the other; a guest whose stateroot has no deployment yet, or that was deployed from a bare commit, is skipped with a note. It goes on after a failure and then exits with the first failure's status.\n\n--auto does the same for the guests with auto-update = true only. ostree-guests-auto-update.timer (daily, off until `systemctl enable --now ostree-guests-auto-update.timer`) runs it through ostree-guests-auto-update.service."
+        after_long_help = "Examples:\n  ostree-guests upgrade web\n  ostree-guests upgrade web --ref fedora-iot:fedora/devel/x86_64/iot --keep 3\n  ostree-guests upgrade --all\n  ostree-guests upgrade web --check && echo update available\n\nWith --check nothing is deployed: exit 0 when an update is available, 77 when there is none (as `rpm-ostree upgrade --check`), another status on failure. A REMOTE:REF is fetched as commit metadata only.\n\n--all upgrades every configured guest from the ref it was deployed from, one after the other; a guest whose stateroot has no deployment yet, or that was deployed from a bare commit, is skipped with a note. It goes on after a failure and then exits with the first failure's status.\n\n--auto does the same for the guests with auto-update = true only. ostree-guests-auto-update.timer (daily, off until `systemctl enable --now ostree-guests-auto-update.timer`) runs it through ostree-guests-auto-update.service."
     )]
     Upgrade(UpgradeArgs),
     /// Return the guest to its previous deployment.

@@ -1,43 +1,15 @@
 //! Exit statuses of `ostree-guests` and the failure type that carries them.
 //!
-//! Codes shared with the start helper come from `ostree_guests::exit` (64, 78–87). The ones here
-//! only exist for the admin CLI; they start after the library's range so a status always names
-//! one class of failure. 1 is reserved for `validate`'s "a guest is invalid" (generator
-//! semantics), never used for anything else.
+//! Every number comes from the one table in `ostree_guests::exit`: the codes shared with the
+//! start helper, and the CLI's own in `exit::cli`.
 
 use std::fmt;
 use std::path::Path;
 
+pub use ostree_guests::exit::cli::*;
 pub use ostree_guests::exit::{
     CONFIG_INVALID, HOST_STATEROOT, NO_DEPLOYMENT, PIN_NOT_FOUND, USAGE,
 };
-
-/// `validate`: at least one guest is invalid (the generator's status for the same finding).
-pub const INVALID: i32 = 1;
-/// An `ostree` command failed; its messages are printed verbatim.
-pub const OSTREE_FAILED: i32 = 88;
-/// The boot directory has too little free space for another guest kernel.
-pub const BOOT_FULL: i32 = 89;
-/// A deploy changed the host's default boot entry; it was undone.
-pub const HOST_DEFAULT_CHANGED: i32 = 90;
-/// The guest already exists with another configuration (use --force).
-pub const GUEST_EXISTS: i32 = 91;
-/// After the operation the guest would not run the deployment it should.
-pub const VERIFY_FAILED: i32 = 92;
-/// `systemctl` failed to stop or restart the guest's unit.
-pub const SYSTEMD_FAILED: i32 = 93;
-/// Reading or writing a file of ours failed (configuration, lock).
-pub const IO_FAILED: i32 = 94;
-/// A confirmation was declined (or impossible without a terminal; use --yes).
-pub const ABORTED: i32 = 95;
-/// The stateroot belongs to another guest (or to the host's default boot entry for `remove`).
-/// The CLI's codes after 95 come from 110–119, so they never meet the library's growing range.
-pub const STATEROOT_IN_USE: i32 = 110;
-/// A later configuration file overrides the setting `enable`/`disable` writes; nothing changed.
-pub const OVERRIDDEN: i32 = 111;
-/// `upgrade --check`: no update is available. 77 is rpm-ostree's status for the same answer
-/// (`rpm-ostree upgrade --check`), so scripts written for the host work for guests.
-pub const NO_UPDATE: i32 = 77;
 
 /// The `--help` epilogue: every status this program can exit with.
 pub const HELP_TABLE: &str = "\
@@ -52,7 +24,6 @@ Exit status:
   82  the stateroot is the host's own (booted or default) one
   83  the sysroot or boot directory is unreadable
   86  boot entries malformed
-  88  an ostree command failed (its messages are shown)
   89  not enough free space in the boot directory
   90  a deploy changed the host's default boot entry (undone)
   91  the guest exists with another configuration (use --force)
@@ -60,6 +31,7 @@ Exit status:
   93  systemctl failed
   94  a file could not be read or written
   95  aborted (confirmation declined)
+  96  an ostree command failed (its messages are shown)
   110 the stateroot is used by another guest
   111 enable/disable: a later drop-in sets autostart, so nothing was changed";
 

@@ -4,10 +4,10 @@
 //! 0644, directories created 0755: the loader ignores group- or world-writable configuration.
 
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use ostree_guests::atomic;
 use ostree_guests::paths::{CONFIG_DIRS, ENV_ROOT, env_path, under_root};
 
 use crate::exit::{Failure, Result};
@@ -71,29 +71,29 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Configuration as the loader accepts it: mode 0644 whatever the umask, and on disk before
+/// it replaces the old file.
+const CONFIG_FILE: atomic::Options = atomic::Options {
+    mode: 0o644,
+    exact_mode: true,
+    sync: true,
+};
+
 /// Replaces `path` with `contents` atomically, mode 0644.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| Failure::io("writing", path, "no parent directory"))?;
     ensure_dir(dir)?;
-    // A dot name: the loader skips it should we die before the rename.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".ostree-guests-")
-        .tempfile_in(dir)
-        .map_err(|e| Failure::io("creating a temporary file in", dir, e))?;
-    tmp.write_all(contents.as_bytes())
-        .and_then(|()| {
-            tmp.as_file()
-                .set_permissions(fs::Permissions::from_mode(0o644))
-        })
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Failure::io("writing", tmp.path(), e))?;
-    tmp.persist(path)
-        .map_err(|e| Failure::io("renaming into place", path, e.error))?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Failure::io("writing", path, "no file name"))?;
+    let fd = atomic::open_dir(dir).map_err(|e| Failure::io("opening", dir, e))?;
+    atomic::replace_at(&fd, name, contents.as_bytes(), CONFIG_FILE)
+        .map_err(|e| Failure::io("writing", path, e))?;
+    // The rename itself must reach the disk too, or a power cut could bring back the old file.
+    let _ = fs::File::from(fd).sync_all();
     Ok(())
 }
 

@@ -5,8 +5,9 @@
 //! renumbers the deployments.
 
 use std::ffi::OsString;
+use std::os::fd::AsFd as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::exit::{Failure, OSTREE_FAILED, Result, USAGE};
 use crate::progress;
@@ -152,10 +153,41 @@ impl Ostree {
         Ok(out.trim().to_owned())
     }
 
-    /// `ostree pull REMOTE REF` into the sysroot's repository (network; shows progress).
+    /// `ostree pull REMOTE REF` into the sysroot's repository (network). On a terminal ostree
+    /// draws its own progress, which it does only when its stdout is one: it gets our stderr as
+    /// stdout, so our stdout stays the command's result.
     pub fn pull(&self, remote: &str, branch: &str) -> Result<()> {
-        self.run(&self.repo_args("pull", &[], &[remote, branch]), true)
-            .map(drop)
+        let args = self.repo_args("pull", &[], &[remote, branch]);
+        if progress::live() {
+            self.run_live(&args)
+        } else {
+            self.run(&args, true).map(drop)
+        }
+    }
+
+    /// Runs `ostree ARGS` with its output on our stderr (already shown, so a failure only says
+    /// so).
+    fn run_live(&self, args: &[OsString]) -> Result<()> {
+        let shown = show(args);
+        progress::step(&format!("running {shown}"));
+        let fail =
+            |e: std::io::Error| Failure::new(OSTREE_FAILED, format!("cannot run `{shown}`: {e}"));
+        let stderr = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(fail)?;
+        let status = Command::new("ostree")
+            .args(args)
+            .stdout(Stdio::from(stderr))
+            .status()
+            .map_err(fail)?;
+        if !status.success() {
+            return Err(Failure::new(
+                OSTREE_FAILED,
+                format!("`{shown}` failed ({status}); its messages are above"),
+            ));
+        }
+        Ok(())
     }
 
     /// `ostree pull --commit-metadata-only REMOTE REF`: moves the ref to the remote's newest

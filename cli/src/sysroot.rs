@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use ostree_guests::deployment::{
     self, Deployment, Layout, Pin, booted_deployment, booted_stateroot, list_deployments,
 };
-use ostree_guests::paths::ENV_SYSROOT;
+use ostree_guests::paths::{ENV_SYSROOT, env_path_set};
 
 use crate::exit::{
     BOOT_FULL, Failure, HOST_DEFAULT_CHANGED, HOST_STATEROOT, IO_FAILED, OSTREE_FAILED, Result,
@@ -54,12 +54,6 @@ impl fmt::Display for Id {
     }
 }
 
-fn env_set(var: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
 #[derive(Debug, Clone)]
 pub struct Host {
     pub layout: Layout,
@@ -72,7 +66,7 @@ impl Host {
     /// From OSTREE_GUESTS_SYSROOT / OSTREE_GUESTS_BOOT. With only the sysroot set, its own
     /// `boot/` is the boot directory, because that is where `ostree admin --sysroot=` writes.
     pub fn from_env() -> Self {
-        let sysroot_env = env_set(ENV_SYSROOT);
+        let sysroot_env = env_path_set(ENV_SYSROOT);
         let layout = Layout::from_env();
         Self {
             ostree: Ostree::new(sysroot_env.clone(), &layout.sysroot),

@@ -167,7 +167,7 @@ fn help_has_examples_and_exit_statuses() {
         text.contains("Examples:") && text.contains("ostree-guests create web"),
         "{text}"
     );
-    for code in ["64", "88", "89", "90", "91", "92", "95"] {
+    for code in ["64", "89", "90", "91", "92", "95", "96"] {
         assert!(
             text.contains(&format!("  {code}  ")),
             "exit status {code} undocumented"

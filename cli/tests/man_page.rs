@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
 
+#[path = "../../tests/support/update_golden.rs"]
+mod update_golden;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -51,7 +54,7 @@ fn man_dir() -> PathBuf {
 
 #[test]
 fn man_pages_match_the_parser() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let update = update_golden::update_golden();
     for (file, page) in pages() {
         let path = man_dir().join(&file);
         if update {

@@ -148,7 +148,7 @@ fn create_is_idempotent_and_refuses_conflicts() {
         ],
         82,
     );
-    e.cli_ok(&["create", "db", "--ref", "no/such/ref"], 88);
+    e.cli_ok(&["create", "db", "--ref", "no/such/ref"], 96);
     e.cli_ok(&["create", "db"], 64);
     assert!(!e.config("db.toml").exists() && !e.config("h.toml").exists());
     check_host_default(&e, 1);

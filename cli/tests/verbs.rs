@@ -305,29 +305,11 @@ fn upgrade_check_reports_without_deploying() {
     assert!(out.contains("stays on its pinned deployment"), "{out}");
 
     // A REMOTE:REF is followed through the remote (a local archive repository here).
-    let remote = e.sysroot.parent().unwrap().join("remote-repo");
-    let rrepo = format!("--repo={}", remote.display());
-    e.ostree(&[&rrepo, "init", "--mode=archive"]);
-    let url = format!("file://{}", remote.display());
-    e.ostree(&[
-        &e.repo_arg(),
-        "remote",
-        "add",
-        "--no-gpg-verify",
-        "rem",
-        &url,
-    ]);
-    let sysrepo = format!("{}/ostree/repo", e.sysroot_str());
-    let publish = |e: &mut Env, v: &str| {
-        let c = e.commit("pub/x86_64", v);
-        e.ostree(&[&rrepo, "pull-local", &sysrepo, "pub/x86_64"]);
-        c
-    };
-    let p1 = publish(&mut e, "p1");
+    let p1 = e.publish("p1");
     e.cli_ok(&["create", "db", "--ref", "rem:pub/x86_64"], 0);
     assert_eq!(e.resolved("db").unwrap().checksum, p1);
     e.cli_ok(&["upgrade", "db", "--check"], 77);
-    let p2 = publish(&mut e, "p2");
+    let p2 = e.publish("p2");
     let st = e.status();
     let (out, err) = e.cli_ok(&["upgrade", "db", "--check"], 0);
     assert!(err.contains("commit-metadata-only"), "{err}");

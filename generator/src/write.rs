@@ -10,20 +10,28 @@
 //! into it on its own, which is as atomic per file.
 
 use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, open, openat, renameat};
+use nix::fcntl::{AtFlags, renameat};
 use nix::sys::stat::{Mode, SFlag, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, symlinkat, unlinkat};
 
+use ostree_guests::atomic;
 use ostree_guests::render::{Node, Output};
 
 /// What `fs::create_dir` and `fs::File::create` ask for; the umask applies.
 const DIR_MODE: u32 = 0o777;
 const FILE_MODE: u32 = 0o666;
+/// Replacing one file: the umask applies as for a new one, and no fsync: the output lives in
+/// `/run`, and systemd runs us again on every boot.
+const OUTPUT_FILE: atomic::Options = atomic::Options {
+    mode: FILE_MODE,
+    exact_mode: false,
+    sync: false,
+};
 
 /// The directory part of a relative output path (empty for the output directory itself).
 fn parent_of(rel: &str) -> &str {
@@ -53,11 +61,10 @@ struct Writer<'d> {
 
 impl<'d> Writer<'d> {
     fn open(base: &'d Path) -> io::Result<Self> {
-        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        let dir = match open(base, flags, Mode::empty()) {
-            Err(Errno::ENOENT) => {
+        let dir = match atomic::open_dir(base) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir_all(base)?;
-                open(base, flags, Mode::empty())?
+                atomic::open_dir(base)?
             }
             other => other?,
         };
@@ -90,9 +97,7 @@ impl<'d> Writer<'d> {
 
     /// A new file: `O_EXCL` never follows a link left at the name.
     fn create(&self, rel: &str, text: &str) -> io::Result<()> {
-        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC;
-        let fd = openat(&self.dir, rel, flags, Mode::from_bits_truncate(FILE_MODE))?;
-        fs::File::from(fd).write_all(text.as_bytes())
+        atomic::create_new_at(&self.dir, rel, text.as_bytes(), FILE_MODE)
     }
 
     fn link(&self, rel: &str, target: &Path) -> io::Result<()> {
@@ -137,28 +142,20 @@ impl<'d> Writer<'d> {
             return Err(io::Error::other("no file name"));
         }
         self.ensure_parent(parent_of(rel))?;
-        let tmp = self.temporary_name(rel).to_owned();
-        let written = match node {
-            Node::File(text) => match self.create(&tmp, text) {
-                // A stale file (a crashed run whose PID came round again) is replaced.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    self.remove(&tmp);
-                    self.create(&tmp, text)
-                }
-                other => other,
-            },
+        match node {
+            Node::File(text) => atomic::replace_at(&self.dir, rel, text.as_bytes(), OUTPUT_FILE),
             Node::Symlink(target) => match self.link(rel, target) {
                 // The common case: nothing there yet, so nothing to replace.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let tmp = self.temporary_name(rel).to_owned();
                     self.remove(&tmp);
                     self.link(&tmp, target)
+                        .and_then(|()| self.rename(&tmp, rel))
+                        .inspect_err(|_| self.remove(&tmp))
                 }
-                done => return done,
+                done => done,
             },
-        };
-        written
-            .and_then(|()| self.rename(&tmp, rel))
-            .inspect_err(|_| self.remove(&tmp))
+        }
     }
 
     /// Siblings `group` (at least one, same parent directory) through a staging directory;

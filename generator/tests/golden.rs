@@ -14,6 +14,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
 
+#[path = "../../tests/support/update_golden.rs"]
+mod update_golden;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -186,7 +189,7 @@ fn cases() -> Vec<PathBuf> {
 
 #[test]
 fn golden_cases() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let update = update_golden::update_golden();
     let all = cases();
     assert!(
         all.len() >= 20,

@@ -25,9 +25,12 @@ pub enum Outcome {
 
 /// `Ok(None)`: the call failed (no such machine, machined absent). `Err`: busctl could not run.
 fn busctl(args: &[&str]) -> Result<Option<String>, String> {
+    // busctl would report its failure (no machine of that name yet, the common case) to our
+    // unit's NOTIFY_SOCKET, where only the main PID may speak: systemd logs a rejection.
     let out = Command::new("busctl")
         .args(["--system", "--no-pager"])
         .args(args)
+        .env_remove("NOTIFY_SOCKET")
         .output()
         .map_err(|e| format!("cannot run busctl: {e}"))?;
     Ok(out

@@ -8,18 +8,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
-use ostree_guests::config;
+use ostree_guests::atomic;
+use ostree_guests::config::{self, Backend};
 use ostree_guests::network::{
-    Backend, NETWORKD_PREFIX, NM_PREFIX, NM_VETH_CONF, NM_VETH_PREFIX, NmVethFiles, VethGuest,
-    networkmanager_veth, render_all, veth_guests,
+    NM_VETH_CONF, NM_VETH_PREFIX, NmVethFiles, VethGuest, networkmanager_veth, render_all,
+    veth_guests,
 };
-use ostree_guests::paths::{ENV_ROOT, env_path, under_root};
+use ostree_guests::paths::{ENV_ROOT, NETWORKD_PREFIX, NM_PREFIX, env_path, under_root};
 
 /// Prefix of the runtime directories (`/run`), relocatable for tests.
 pub const ENV_RUN: &str = "OSTREE_GUESTS_RUN";
@@ -36,11 +36,11 @@ systemd-networkd's 80-container-ve.network does on networkd hosts. It removes th
 before for bridges and guests that are gone, and asks a running network stack to reload what
 changed. Normally run by ostree-guests-network.service.
 Exit status: 0 done, 64 usage, 78 a bridge declaration is invalid (the others are written),
-79 no network stack is enabled, 80 writing or reloading failed.";
+97 no network stack is enabled, 98 writing or reloading failed.";
 
-pub const EXIT_INVALID: i32 = 78;
-pub const EXIT_NO_BACKEND: i32 = 79;
-pub const EXIT_FAILED: i32 = 80;
+pub const EXIT_INVALID: i32 = ostree_guests::exit::CONFIG_INVALID;
+pub const EXIT_NO_BACKEND: i32 = ostree_guests::exit::network::NO_BACKEND;
+pub const EXIT_FAILED: i32 = ostree_guests::exit::network::FAILED;
 
 #[derive(Debug, Default)]
 pub struct Args {
@@ -253,6 +253,7 @@ pub fn sync_dir(
         return Ok(done);
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let fd = atomic::open_dir(dir).with_context(|| format!("opening {}", dir.display()))?;
     for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let name = entry
             .with_context(|| format!("reading {}", dir.display()))?
@@ -275,19 +276,14 @@ pub fn sync_dir(
         if same {
             continue;
         }
-        let tmp = dir.join(format!(".#{name}.{}", std::process::id()));
-        let write = || -> io::Result<()> {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(mode)
-                .open(&tmp)?;
-            io::Write::write_all(&mut f, text.as_bytes())?;
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
-            fs::rename(&tmp, &path)
+        let opts = atomic::Options {
+            mode,
+            exact_mode: true,
+            // `/run` is a tmpfs: nothing to sync to.
+            sync: false,
         };
-        write().with_context(|| format!("writing {}", path.display()))?;
+        atomic::replace_at(&fd, name, text.as_bytes(), opts)
+            .with_context(|| format!("writing {}", path.display()))?;
         done.written.push(name.clone());
     }
     Ok(done)

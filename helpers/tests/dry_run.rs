@@ -6,6 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
 
+#[path = "../../tests/support/update_golden.rs"]
+mod update_golden;
+
 mod common;
 
 use std::fs;
@@ -18,7 +21,7 @@ fn cases() -> Vec<PathBuf> {
 
 #[test]
 fn dry_run_argv_matches_golden_files() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let update = update_golden::update_golden();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("sysroot");
     common::sysroot(&root);

@@ -7,9 +7,13 @@
 //! (`nmcli --offline connection modify`, which prints the normalized keyfile): each of our
 //! key=value lines must survive it unchanged, so a value NetworkManager would drop or rewrite
 //! fails the test. NMCLI names the nmcli to use (tests/run provides one unpacked from Debian's
-//! package, so nothing is installed on the machine); without it that part says SKIP.
+//! package, so nothing is installed on the machine); without it that part says SKIP, and an NMCLI
+//! that does not run fails it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
+
+#[path = "../../tests/support/update_golden.rs"]
+mod update_golden;
 
 mod common;
 
@@ -64,7 +68,7 @@ fn dry_run(root: &Path, backend: &str) -> String {
 
 #[test]
 fn rendered_bridge_files_match_golden_files() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let update = update_golden::update_golden();
     let tmp = tempfile::tempdir().unwrap();
     let all = cases();
     assert!(all.len() >= 7, "cases under tests/network: {}", all.len());
@@ -108,10 +112,18 @@ fn blocks(text: &str) -> Vec<(String, String)> {
 fn networkmanager_reads_our_keyfiles_back_unchanged() {
     let Some(nmcli) = std::env::var_os("NMCLI") else {
         eprintln!(
-            "SKIP networkmanager_reads_our_keyfiles_back_unchanged: NMCLI is not set (tests/run sets it)"
+            "SKIP networkmanager_reads_our_keyfiles_back_unchanged: NMCLI is not set \
+             (tests/run sets it as root: NMCLI=$(tests/lib/nmcli.sh))"
         );
         return;
     };
+    // A named nmcli that does not run is a broken setup, not a reason to skip.
+    let version = Command::new(&nmcli).arg("--version").output();
+    assert!(
+        version.as_ref().is_ok_and(|o| o.status.success()),
+        "NMCLI={} does not run: {version:?}",
+        nmcli.to_string_lossy()
+    );
     let tmp = tempfile::tempdir().unwrap();
     let mut checked = 0;
     for case in cases() {

@@ -64,6 +64,49 @@ pub const NOT_RETRYABLE: &[i32] = &[
     SYSROOT_BROKEN,
 ];
 
+/// The admin CLI's own statuses. It also exits with USAGE, CONFIG_INVALID, NO_DEPLOYMENT,
+/// PIN_NOT_FOUND, HOST_STATEROOT, SYSROOT_UNREADABLE and BOOT_ENTRIES_MALFORMED, meaning what
+/// they mean above; every number here means one thing in every binary (docs/DESIGN.md,
+/// "Exit statuses of all binaries").
+pub mod cli {
+    /// `validate`: at least one guest is invalid (the generator's status for the same finding).
+    pub const INVALID: i32 = 1;
+    /// `upgrade --check`: no update is available. rpm-ostree's status for the same answer
+    /// (`rpm-ostree upgrade --check`), so scripts written for the host work for guests.
+    pub const NO_UPDATE: i32 = 77;
+    /// The boot directory has too little free space for another guest kernel.
+    pub const BOOT_FULL: i32 = 89;
+    /// A deploy changed the host's default boot entry; it was undone.
+    pub const HOST_DEFAULT_CHANGED: i32 = 90;
+    /// The guest already exists with another configuration (use --force).
+    pub const GUEST_EXISTS: i32 = 91;
+    /// After the operation the guest would not run the deployment it should.
+    pub const VERIFY_FAILED: i32 = 92;
+    /// `systemctl` failed to stop or restart the guest's unit.
+    pub const SYSTEMD_FAILED: i32 = 93;
+    /// Reading or writing a file of ours failed (configuration, lock).
+    pub const IO_FAILED: i32 = 94;
+    /// A confirmation was declined (or impossible without a terminal; use --yes).
+    pub const ABORTED: i32 = 95;
+    /// An `ostree` command failed; its messages are printed verbatim. (88 until the start
+    /// helper's BRIDGE_MISSING took that number.)
+    pub const OSTREE_FAILED: i32 = 96;
+    /// The stateroot belongs to another guest (or to the host's default boot entry).
+    pub const STATEROOT_IN_USE: i32 = 110;
+    /// A later configuration file overrides the setting `enable`/`disable` writes.
+    pub const OVERRIDDEN: i32 = 111;
+}
+
+/// The network helper's statuses (`ostree-guests-network.service`); besides these it exits
+/// with 0 and, for an invalid declaration, CONFIG_INVALID.
+pub mod network {
+    /// Neither systemd-networkd nor NetworkManager is there to take a declared bridge. (79 until
+    /// it was renumbered out of the start helper's range.)
+    pub const NO_BACKEND: i32 = 97;
+    /// Writing the network files or reloading the network stack failed. (Was 80.)
+    pub const FAILED: i32 = 98;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +133,38 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), all.len(), "two names share a code: {all:?}");
         assert!(!codes.contains(&1) && !codes.contains(&133));
+    }
+
+    /// The CLI's and the network helper's own numbers never mean something else in the start
+    /// helper, nor in each other.
+    #[test]
+    fn one_meaning_per_number_across_the_binaries() {
+        let helper: Vec<i32> = all_codes().iter().map(|(_, c)| *c).collect();
+        let own = [
+            cli::INVALID,
+            cli::NO_UPDATE,
+            cli::BOOT_FULL,
+            cli::HOST_DEFAULT_CHANGED,
+            cli::GUEST_EXISTS,
+            cli::VERIFY_FAILED,
+            cli::SYSTEMD_FAILED,
+            cli::IO_FAILED,
+            cli::ABORTED,
+            cli::OSTREE_FAILED,
+            cli::STATEROOT_IN_USE,
+            cli::OVERRIDDEN,
+            network::NO_BACKEND,
+            network::FAILED,
+        ];
+        for code in own {
+            assert!(
+                !helper.contains(&code),
+                "{code} is also a start helper status"
+            );
+        }
+        let mut sorted = own.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), own.len(), "{own:?}");
     }
 }

@@ -3,6 +3,7 @@
 //! All logic lives here as plain functions over in-memory values or a directory tree, so the
 //! binaries (generator, start helper, admin CLI) stay thin and every rule is unit-testable.
 
+pub mod atomic;
 pub mod config;
 pub mod deployment;
 pub mod exit;
@@ -14,7 +15,9 @@ pub mod nspawn;
 pub mod paths;
 pub mod render;
 mod short_read;
+mod stable_hash;
 pub mod unit;
+#[cfg(any(test, feature = "test-support"))]
 pub mod unit_reader;
 mod validated;
 

@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use crate::validated::validated_string;
+
 pub const MAX_LEN: usize = 64;
 const MAX_LABEL_LEN: usize = 63;
 
@@ -91,6 +93,26 @@ fn validate(s: &str) -> Result<(), NameError> {
         }
     }
     Ok(())
+}
+
+// A network interface name (a bridge's, an uplink's), as the kernel takes it: at most 15 bytes
+// (IFNAMSIZ less the NUL), and only characters no network file or command line needs quoted.
+validated_string!(InterfaceName, "String", String, check check_ifname);
+
+fn check_ifname(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 15
+        && s != "."
+        && s != ".."
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid interface name {s:?}: use 1 to 15 ASCII letters, digits, '-', '_' or '.'"
+        ))
+    }
 }
 
 #[cfg(test)]

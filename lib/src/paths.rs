@@ -1,6 +1,5 @@
 //! Installed paths and the environment variables that relocate them for tests and offline use.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// Prefixes every config search directory (default `/`).
@@ -28,6 +27,15 @@ pub const NETWORK_UNIT: &str = "ostree-guests-network.service";
 pub const NETWORK_UNIT_PATH: &str = "/usr/lib/systemd/system/ostree-guests-network.service";
 pub const DROPIN_NAME: &str = "50-ostree-guests.conf";
 
+/// Prefix of every file we write, so the helper can find and remove its own stale files.
+/// 50 sorts before systemd's 80-container-* files and before what systemd-network-generator
+/// writes (70-…), and after the usual distribution defaults only if they are named later.
+/// (`NETWORKD_PREFIX`: systemd-networkd's files; `NM_PREFIX`: NetworkManager's connection ids
+/// and keyfiles.) Here, not in `network`, because the configuration checks that no bridge name
+/// would make one bridge's file another's.
+pub const NETWORKD_PREFIX: &str = "50-ostree-guests-";
+pub const NM_PREFIX: &str = "ostree-guests-";
+
 /// Where a path of the booted system lives on disk, given the `OSTREE_GUESTS_ROOT` prefix.
 pub fn under_root(root: &Path, path: &str) -> PathBuf {
     root.join(path.trim_start_matches('/'))
@@ -35,10 +43,15 @@ pub fn under_root(root: &Path, path: &str) -> PathBuf {
 
 /// Reads a path-valued environment variable, falling back to `default` when unset or empty.
 pub fn env_path(var: &str, default: &str) -> PathBuf {
-    match std::env::var_os(var) {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => PathBuf::from(OsString::from(default)),
-    }
+    env_path_set(var).unwrap_or_else(|| PathBuf::from(default))
+}
+
+/// A path-valued environment variable when it is set and not empty: an empty value means
+/// "unset", as for systemd's own variables.
+pub fn env_path_set(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ ALPHA_DEP=$(ostree_status_deployment "$SYSROOT" alpha)
 BETA_DEP=$(ostree_status_deployment "$SYSROOT" beta)
 ALPHA_DIR=$SYSROOT/ostree/deploy/alpha/deploy/$ALPHA_DEP
 HOST_DIR=$SYSROOT/ostree/deploy/host/deploy/$HOST_DEP
-[ -n "$HOST_DEP" ] && [ -n "$ALPHA_DEP" ] && [ -n "$BETA_DEP" ] || die "deployments missing from ostree admin status"
+if [ -z "$HOST_DEP" ] || [ -z "$ALPHA_DEP" ] || [ -z "$BETA_DEP" ]; then die "deployments missing from ostree admin status"; fi
 
 # host files a guest must not change (8): a /usr file of the host deployment (same inode as the
 # guests' copies: hard links into the repo), the host's marker, the boot entries and loader link
@@ -191,10 +191,16 @@ if boot_and_wait "alpha (boot 1)" alpha "$LOGS/alpha-1.log"; then
 			[ ! -e /sysroot ] || [ -z \"\$(ls -A /sysroot)\" ] || exit 1
 			if [ -e /ostree/repo ]; then echo \"/ostree/repo exists\"; exit 1; fi
 			if [ -e /sysroot/ostree/repo ]; then echo \"/sysroot/ostree/repo exists\"; exit 1; fi"' sh "${LEADER[alpha]}"
+	# An empty result proves nothing by itself (nsenter or find may have failed): the same find
+	# must also meet alpha's own marker file, and exit 0.
 	check "alpha: no path to beta or the host stateroot's var (find / -xdev)" sh -c '
 		r=$(nsenter -t "$1" -a -- find / -xdev \( -path "*ostree/deploy/beta*" -o -path "*ostree/deploy/host*" \
-			-o -name ".t2-marker-*" -o -path "*ostree/repo/objects" \) -print 2>/dev/null | head -n 5)
-		if [ -n "$r" ]; then echo "found: $r"; exit 1; fi; echo "nothing found"' sh "${LEADER[alpha]}"
+			-o -name ".t2-marker-*" -o -path "*ostree/repo/objects" -o -path /usr/share/ostree-guests-test/stateroot \) -print 2>&1) ||
+			{ echo "find in the guest failed: $(echo "$r" | tail -n 3)"; exit 1; }
+		bad=$(echo "$r" | grep -vx /usr/share/ostree-guests-test/stateroot | head -n 5)
+		if [ -n "$bad" ]; then echo "found: $bad"; exit 1; fi
+		echo "$r" | grep -qx /usr/share/ostree-guests-test/stateroot || { echo "the control file was not found either: $r"; exit 1; }
+		echo "nothing found (the control file was)"' sh "${LEADER[alpha]}"
 	# every guest mount of the sysroot's file system (same st_dev) must be rooted in alpha's
 	# deployment, alpha's var or /boot (mountinfo field 4: the path inside that file system; its
 	# prefix up to the sysroot is taken from the guest's / mount, which must be the deployment)

@@ -158,6 +158,7 @@ guest_running_checks() { # NAME WHAT
 	local name=$1 what=$2
 	check "$what: systemctl is-system-running --wait is running" \
 		in_guest "$name" timeout 60 systemctl is-system-running --wait
+	# shellcheck disable=SC2016 # expanded by the guest's shell
 	check "$what: 0 failed units" in_guest "$name" sh -c \
 		'u=$(systemctl list-units --failed --plain --no-legend); n=$(printf "%s" "$u" | grep -c .); echo "$n failed ${u:+: $u}"; [ "$n" = 0 ]' ||
 		dump_failed_units "$name" "$what"

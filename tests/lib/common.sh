@@ -6,8 +6,8 @@
 #   need_root             exit unless running as root
 #   ensure_packages PKG.. apt-get install only the missing packages (apt-get update once first)
 #   debian_mirror         print the Debian archive URI from the apt sources (env MIRROR wins)
-#   pass WHAT SAW / fail WHAT SAW / check_summary
-#                         PASS/FAIL lines, counters, final "N passed, N failed" line
+#   pass WHAT SAW / fail WHAT SAW / skip WHAT WHY / check WHAT CMD... / check_summary
+#                         PASS/FAIL/SKIP lines, counters, final "N passed, N failed, N skipped"
 #   remove_tree DIR       chattr -i on OSTree deployment roots below DIR, then rm -rf DIR
 #                         (refuses when something is mounted below DIR)
 #   elapsed_since T0      seconds (1 decimal) since a $EPOCHREALTIME value
@@ -72,19 +72,24 @@ debian_mirror() {
 # ---- PASS/FAIL accounting --------------------------------------------------
 N_PASS=0
 N_FAIL=0
+N_SKIP=0
 FAILED_CHECKS=()
 pass() { N_PASS=$((N_PASS + 1)); printf 'PASS: %s (%s)\n' "$1" "${2:-}"; }
 fail() { N_FAIL=$((N_FAIL + 1)); FAILED_CHECKS+=("$1"); printf 'FAIL: %s (%s)\n' "$1" "${2:-}"; }
-# check WHAT CMD...: PASS when CMD succeeds; what CMD printed (one line) is the "saw" part
+# a check that could not run here is neither passed nor failed: it is counted and says why
+skip() { N_SKIP=$((N_SKIP + 1)); printf 'SKIP: %s (%s)\n' "$1" "${2:-}"; }
+# check WHAT CMD...: PASS when CMD succeeds; what CMD printed (one line) is the "saw" part.
+# Returns CMD's status, so that `check … || more_diagnostics` works (callers under set -e: `|| :`).
 check() {
 	local what=$1 out rc=0
 	shift
 	out=$("$@" 2>&1) || rc=$?
 	out=$(printf '%s' "$out" | tr '\n' ' ' | sed 's/ *$//' | cut -c1-300)
 	if [ $rc -eq 0 ]; then pass "$what" "$out"; else fail "$what" "rc=$rc: $out"; fi
+	return $rc
 }
 check_summary() {
-	printf '%d passed, %d failed\n' "$N_PASS" "$N_FAIL"
+	printf '%d passed, %d failed, %d skipped\n' "$N_PASS" "$N_FAIL" "$N_SKIP"
 	[ "$N_FAIL" -eq 0 ]
 }
 

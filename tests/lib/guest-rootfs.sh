@@ -62,8 +62,10 @@ cached_tree() {
 		tail -n 25 "$scratch/build.log" >&2
 	else
 		rm -rf "$scratch/root/var/cache/apt/archives/"*.deb "$scratch/root/var/lib/apt/lists/"* 2>/dev/null
-		tar -C "$scratch/root" --numeric-owner --xattrs -cf "$tar.tmp" . &&
-			mv -f "$tar.tmp" "$tar" || { rc=$?; log "writing $tar failed"; }
+		if ! { tar -C "$scratch/root" --numeric-owner --xattrs -cf "$tar.tmp" . && mv -f "$tar.tmp" "$tar"; }; then
+			rc=1
+			log "writing $tar failed"
+		fi
 	fi
 	rm -rf --one-file-system "$scratch"
 	rm -f "$tar.tmp"

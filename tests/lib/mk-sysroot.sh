@@ -112,10 +112,12 @@ mk_sysroot() {
 	ostree_shape_tree "$stage" || { rm -rf "$stage"; return 1; }
 	log "mk_sysroot: staged OSTree-shaped tree ($(elapsed_since "$t0")s)"
 
-	ostree admin init-fs --modern "$dir" >/dev/null &&
-		ostree --repo="$repo" config set sysroot.bootloader none &&
-		ostree --repo="$repo" commit --consume --branch="$base_ref" --tree=dir="$stage" \
-			--subject="ostree-guests test base ($suite)" >/dev/null || { rm -rf "$stage"; return 1; }
+	{
+		ostree admin init-fs --modern "$dir" >/dev/null &&
+			ostree --repo="$repo" config set sysroot.bootloader none &&
+			ostree --repo="$repo" commit --consume --branch="$base_ref" --tree=dir="$stage" \
+				--subject="ostree-guests test base ($suite)" >/dev/null
+	} || { rm -rf "$stage"; return 1; }
 	rm -rf "$stage"
 	log "mk_sysroot: committed base tree ($(elapsed_since "$t0")s)"
 
@@ -131,10 +133,12 @@ mk_sysroot() {
 		printf '%s\n' "$n" >"$ovl/usr/etc/hostname"
 		# overlay files are root-owned (we run as root): --owner-uid would make ostree rewrite the
 		# whole layered tree (2 s per commit instead of 0.03 s)
-		ostree admin os-init "$n" --sysroot="$dir" >/dev/null &&
-			ostree --repo="$repo" commit --branch="$ref" --tree=ref="$base_ref" --tree=dir="$ovl" \
-				--subject="$n ($suite)" \
-				--add-metadata-string=version="$n-1" >/dev/null || { rm -rf "$ovl"; return 1; }
+		{
+			ostree admin os-init "$n" --sysroot="$dir" >/dev/null &&
+				ostree --repo="$repo" commit --branch="$ref" --tree=ref="$base_ref" --tree=dir="$ovl" \
+					--subject="$n ($suite)" \
+					--add-metadata-string=version="$n-1" >/dev/null
+		} || { rm -rf "$ovl"; return 1; }
 		rm -rf "$ovl"
 		if [ "$n" = host ] && [ "$with_host" = 1 ]; then
 			ostree admin deploy --sysroot="$dir" --os=host --karg-none "$ref" >/dev/null || return 1

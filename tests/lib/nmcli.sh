@@ -2,8 +2,10 @@
 # Prints the path of an nmcli that can parse NetworkManager keyfiles offline, for the keyfile
 # tests. It is unpacked from Debian's network-manager and libnm0 packages into the cache: the
 # package is never installed, because installing it would let NetworkManager take over this
-# machine's interfaces. Needs: apt-get (download only), dpkg-deb.
+# machine's interfaces. Needs: apt-get (download only), dpkg-deb, and the shared libraries nmcli
+# and libnm link (installed here when missing: a minimal Debian lacks readline and glib).
 set -euo pipefail
+# shellcheck source=tests/lib/common.sh
 source "$(dirname "$(realpath "$0")")/common.sh"
 cache=${OSTREE_GUESTS_CACHE:-/var/tmp/ostree-guests/cache}/nmcli
 wrapper=$cache/nmcli
@@ -21,5 +23,7 @@ WRAP
 	chmod +x "$wrapper.tmp"
 	mv "$wrapper.tmp" "$wrapper"
 fi
-"$wrapper" --version >/dev/null 2>&1 || die "$wrapper does not run"
+# the NEEDED entries of nmcli and libnm.so.0 outside the unpacked packages
+[ "$(id -u)" = 0 ] && ensure_packages libglib2.0-0 libreadline8 libgnutls30 libudev1
+"$wrapper" --version >/dev/null 2>&1 || die "$wrapper does not run: $("$wrapper" --version 2>&1 | head -n 3)"
 echo "$wrapper"

@@ -162,7 +162,7 @@ build_host_sysroot() {
 	log "build-host: release binaries built ($(elapsed_since "$t0")s)"
 
 	# 2. both rootfs tarballs; on a cold cache the two debootstraps run in parallel
-	local host_pid= host_path=host_rootfs_path host_tar_of=host_rootfs_tar excludes=()
+	local host_pid='' host_path=host_rootfs_path host_tar_of=host_rootfs_tar excludes=()
 	if [ "$HOST_KIND" = vm ]; then
 		host_path=vm_rootfs_path host_tar_of=vm_rootfs_tar
 	else

@@ -9,7 +9,8 @@
 # machined, machinectl), dbus (machined and machinectl need the system bus), ostree (the admin runs
 # `ostree admin deploy` on the host), iproute2, udev + kmod (modprobe@ units of the stock
 # systemd-nspawn@.service) and e2fsprogs (chattr, to remove an immutable deployment like
-# `ostree admin cleanup` does). Cached at $OSTREE_GUESTS_CACHE/host-<KEY>.tar, KEY = hash of suite,
+# `ostree admin cleanup` does) and busybox (its httpd serves the signed remote of scenario 15).
+# Cached at $OSTREE_GUESTS_CACHE/host-<KEY>.tar, KEY = hash of suite,
 # variant, packages, architecture and HOST_ROOTFS_VERSION (bump it when the recipe changes).
 #
 # Env: OSTREE_GUESTS_CACHE (default /var/tmp/ostree-guests/cache), MIRROR, HOST_SUITE (bookworm),
@@ -23,7 +24,7 @@ HOST_ROOTFS_VERSION=ostree-guests-t3a-host-rootfs-1
 : "${OSTREE_GUESTS_CACHE:=/var/tmp/ostree-guests/cache}"
 : "${HOST_SUITE:=bookworm}"
 : "${HOST_VARIANT:=minbase}"
-: "${HOST_PACKAGES:=systemd,systemd-sysv,systemd-container,dbus,ostree,iproute2,udev,kmod,e2fsprogs}"
+: "${HOST_PACKAGES:=systemd,systemd-sysv,systemd-container,dbus,ostree,iproute2,udev,kmod,e2fsprogs,busybox}"
 : "${OSTREE_GUESTS_SCRATCH:=/dev/shm}"
 
 host_rootfs_args() { printf '%s\n' host "$HOST_SUITE" "$HOST_VARIANT" "$HOST_PACKAGES" "$HOST_ROOTFS_VERSION"; }

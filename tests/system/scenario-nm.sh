@@ -8,7 +8,7 @@
 #   * a veth guest gets an address on ve-NAME and reaches the host (networkd's stock
 #     80-container-ve.network does that on networkd hosts; on NetworkManager hosts we do);
 #   * a zone guest is refused with a message that says why (zones are a networkd feature).
-# shellcheck disable=SC2016
+# shellcheck disable=SC2016,SC2012
 UPLINK_MAC=52:54:00:12:34:56
 verdict "NetworkManager runs and systemd-networkd does not" \
 	"NetworkManager $(systemctl is-active NetworkManager.service), networkd $(systemctl is-active systemd-networkd.service)" \
@@ -44,8 +44,8 @@ br_mac=$(cat /sys/class/net/br0/address 2>/dev/null)
 
 timeout "$(tmo 120)" systemctl start "$(unit netb)" "$(unit netv)"
 for g in netb netv; do wait_for 90 guest_up "$g"; done
-wait_for 60 sh -c "[ -n \"\$(in_guest netb ip -4 -o addr show dev host0 scope global 2>/dev/null)\" ]"
-ipb=$(in_guest netb ip -4 -o addr show dev host0 scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')
+await 60 "the bridged guest netb has an IPv4 address" has_v4 netb
+ipb=$(guest_v4 netb)
 verdict "the bridged guest got its own lease on the uplink's LAN" "host0 ${ipb:-none}, host br0 ${br_ip:-none}" \
 	sh -c 'case "$1" in 10.0.2.*) [ "$1" != "$2" ] ;; *) exit 1 ;; esac' sh "$ipb" "$br_ip"
 verdict "br0 kept its pinned MAC when the guest's port joined" "$br_mac -> $(cat /sys/class/net/br0/address)" \
@@ -55,8 +55,8 @@ sleep 1
 out=$(timeout "$(tmo 5)" bash -c 'exec 3<>"/dev/tcp/$0/7001" && head -n1 <&3' "$ipb" 2>/dev/null)
 verdict "the host reaches the bridged guest over br0" "tcp $ipb:7001 answered '${out:-nothing}'" test "$out" = pong
 
-wait_for 60 sh -c "[ -n \"\$(in_guest netv ip -4 -o addr show dev host0 scope global 2>/dev/null)\" ]"
-ipv=$(in_guest netv ip -4 -o addr show dev host0 scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')
+await 60 "the veth guest netv has an IPv4 address" has_v4 netv
+ipv=$(guest_v4 netv)
 gw=$(in_guest netv ip -4 route show default 2>/dev/null | awk '{print $3; exit}')
 verdict "NetworkManager manages the host side of the veth guest" \
 	"$(nmcli -t -f DEVICE,STATE,CONNECTION device status 2>&1 | grep '^ve-' | oneline); ve-netv $(ip -4 -o addr show dev ve-netv 2>&1 | awk '{print $4}')" \
@@ -73,9 +73,5 @@ st=$(systemctl status "$(unit netz)" 2>&1)
 verdict "a zone guest is refused on a NetworkManager host, saying why" "$(grep -i -m1 zone <<<"$st" | oneline)" \
 	sh -c '! systemctl is-active -q systemd-nspawn@netz.service && echo "$1" | grep -qi "zone.*networkd\|networkd.*zone"' sh "$st"
 
-for p in /proc/[0-9]*; do
-	case "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" in
-	"systemd-socket-activate -l "*) kill -KILL "${p#/proc/}" 2>/dev/null ;;
-	esac
-done
+kill_listeners
 timeout "$(tmo 120)" systemctl stop "$(unit netb)" "$(unit netv)" "$(unit netz)"

@@ -77,9 +77,9 @@ entry=$(grep -l '^options .*ostree=/ostree/boot\.[01]/host/' "$SYSROOT"/boot/loa
 kernel=$SYSROOT/boot$(awk '$1 == "linux" {print $2}' "$entry")
 initrd=$SYSROOT/boot$(awk '$1 == "initrd" {print $2}' "$entry")
 options=$(sed -n 's/^options //p' "$entry")
-[ -s "$kernel" ] && [ -s "$initrd" ] || die "the entry $entry names no kernel/initramfs that exists"
+if [ ! -s "$kernel" ] || [ ! -s "$initrd" ]; then die "the entry $entry names no kernel/initramfs that exists"; fi
 log "t3: boot entry $(basename "$entry"): options $options"
-cp "$kernel" "$WORK/vmlinuz" && cp "$initrd" "$WORK/initramfs.img" || die "copying the kernel"
+{ cp "$kernel" "$WORK/vmlinuz" && cp "$initrd" "$WORK/initramfs.img"; } || die "copying the kernel"
 
 # The physical root as the VM's disk; mke2fs -d keeps hard links, so the shared repo objects stay
 # shared. The image is sparse; QEMU writes to a snapshot, so each boot starts from this state.
@@ -91,6 +91,8 @@ t_built=$EPOCHREALTIME
 log "t3: disk image $(du -h "$WORK/disk.img" | cut -f1) used ($(span "$t_start" "$t_built")s since start)"
 
 accel=${T3_ACCEL:-tcg}
+# "tcg,thread=multi" is one argument of -accel
+# shellcheck disable=SC2054
 if [ "$accel" = kvm ]; then accel_args=(-accel kvm -cpu host); else accel_args=(-accel tcg,thread=multi -cpu max); fi
 
 # boot NAME EXTRA_KARGS SCENARIOS: one VM boot; its results land in $WORK/share-NAME

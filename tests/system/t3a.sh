@@ -25,6 +25,8 @@ set -uo pipefail
 T3A_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 # shellcheck source=tests/system/build-host.sh
 . "$T3A_DIR/build-host.sh"
+# shellcheck source=tests/system/remote-repo.sh
+. "$T3A_DIR/remote-repo.sh"
 
 need_root
 ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux make
@@ -71,6 +73,8 @@ t_built=$EPOCHREALTIME
 SYSROOT=$WORK/sysroot
 HOSTDEP=$(cat "$WORK/host-deployment")
 install -m 0644 "${T3A_SCENARIOS:-$T3A_DIR/scenarios.sh}" "$SHARE/scenarios.sh"
+install -m 0644 "$T3A_DIR/scenario-remote.sh" "$SHARE/"
+make_signed_remote "$SHARE/remote" "$SYSROOT" || die "making the signed remote failed"
 : >"$WORK/empty" # ostree-prepare-root leaves an empty /run/ostree-booted (and the ro stamp)
 
 # * --pivot-root needs --directory to be a mount point: bind SYSROOT onto itself in a private mount

@@ -49,6 +49,7 @@ _vm_tree() {
 	# no daemons start inside the chroot
 	printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 	chmod 0755 "$root/usr/sbin/policy-rc.d"
+	# shellcheck disable=SC2016 # expanded by the unshare'd shell
 	unshare -m --propagation private sh -ec '
 		root=$1 pkgs=$2
 		mount -t proc proc "$root/proc"
@@ -69,8 +70,10 @@ _vm_tree() {
 	' sh "$root" "$VM_APT_PACKAGES" >"$logf" 2>&1 || return 1
 	rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/resolv.conf"
 	kver=$(ls "$root/usr/lib/modules")
-	[ -s "$root/usr/lib/modules/$kver/vmlinuz" ] && [ -s "$root/usr/lib/modules/$kver/initramfs.img" ] ||
-		{ log "no kernel or initramfs in $root/usr/lib/modules/$kver"; return 1; }
+	if [ ! -s "$root/usr/lib/modules/$kver/vmlinuz" ] || [ ! -s "$root/usr/lib/modules/$kver/initramfs.img" ]; then
+		log "no kernel or initramfs in $root/usr/lib/modules/$kver"
+		return 1
+	fi
 	# the initramfs must carry ostree-prepare-root, or the VM would boot the physical root
 	listing=$(lsinitrd "$root/usr/lib/modules/$kver/initramfs.img" 2>&1)
 	grep -q 'initrd-root-fs.target.wants/ostree-prepare-root.service' <<<"$listing" ||
@@ -79,7 +82,7 @@ _vm_tree() {
 
 # Print the tarball path; build it (and the debootstrap under it) when it is not cached.
 vm_rootfs_tar() {
-	local tar base= a
+	local tar base='' a
 	tar=$(vm_rootfs_path)
 	if [ ! -s "$tar" ]; then
 		mapfile -t a < <(vm_base_args)

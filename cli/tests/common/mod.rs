@@ -1,4 +1,4 @@
-//! Real OSTree sysroots built with the `ostree` CLI (after lib/tests/t1), and a runner for the
+//! Real OSTree sysroots built with the `ostree` CLI (lib/tests/t1's), and a runner for the
 //! `ostree-guests` binary pointed at them through OSTREE_GUESTS_ROOT/SYSROOT/BOOT.
 
 #![allow(dead_code)]
@@ -9,9 +9,10 @@ use std::process::{Command, Output};
 
 use ostree_guests::deployment::{self, Deployment, Layout, Pin};
 
-#[path = "../../../tests/support/ostree_status.rs"]
-mod ostree_status;
-pub use ostree_status::{StatusRow, parse_status, skip_reason};
+#[path = "../../../lib/tests/t1/mod.rs"]
+mod t1;
+use t1::{Meta, Sysroot};
+pub use t1::{StatusRow, skip_reason};
 
 #[macro_export]
 macro_rules! skip_unless_possible {
@@ -24,51 +25,29 @@ macro_rules! skip_unless_possible {
     };
 }
 
-/// A sysroot with a default "host" deployment, plus a config root, under /dev/shm.
+/// A sysroot with a default "host" deployment, plus a config root beside it, under /dev/shm.
 pub struct Env {
-    _tmp: tempfile::TempDir,
+    sys: Sysroot,
     pub sysroot: PathBuf,
     pub root: PathBuf,
-    tree: PathBuf,
-    commits: u32,
 }
 
 impl Env {
     pub fn new() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("cli-sysroot-")
-            .tempdir_in("/dev/shm")
-            .unwrap();
-        let sysroot = tmp.path().join("sysroot");
-        let root = tmp.path().join("root");
-        let tree = tmp.path().join("tree");
-        fs::create_dir_all(&sysroot).unwrap();
+        let mut sys = Sysroot::new(&["host"]);
+        let root = sys.scratch().join("root");
         fs::create_dir_all(&root).unwrap();
-        fs::create_dir_all(tree.join("usr/lib/modules/6.1.0")).unwrap();
-        fs::create_dir_all(tree.join("usr/etc")).unwrap();
-        fs::write(
-            tree.join("usr/etc/os-release"),
-            "ID=testos\nPRETTY_NAME=\"TestOS 1\"\n",
-        )
-        .unwrap();
-        let mut e = Env {
-            _tmp: tmp,
-            sysroot,
+        sys.commit("host/x86_64", Meta::Version("h1"), 0);
+        sys.admin(&["deploy", "--os=host", "host/x86_64"]);
+        Env {
+            sysroot: sys.path.clone(),
+            sys,
             root,
-            tree,
-            commits: 0,
-        };
-        e.ostree(&["admin", "init-fs", "--modern", e.sysroot_str()]);
-        let repo = e.repo_arg();
-        e.ostree(&[&repo, "config", "set", "sysroot.bootloader", "none"]);
-        e.admin(&["os-init", "host"]);
-        e.commit("host/x86_64", "h1");
-        e.admin(&["deploy", "--os=host", "host/x86_64"]);
-        e
+        }
     }
 
     pub fn sysroot_str(&self) -> &str {
-        self.sysroot.to_str().unwrap()
+        self.sys.path_str()
     }
 
     pub fn repo_arg(&self) -> String {
@@ -76,46 +55,37 @@ impl Env {
     }
 
     pub fn ostree(&self, args: &[&str]) -> String {
-        let out = Command::new("ostree")
-            .args(args)
-            .env("OSTREE_SYSROOT_DEBUG", "mutable-deployments")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ostree {args:?}: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        self.sys.ostree(args)
     }
 
     pub fn admin(&self, args: &[&str]) -> String {
-        let (sub, rest) = args.split_first().unwrap();
-        let sysroot = format!("--sysroot={}", self.sysroot_str());
-        let mut full = vec!["admin", sub, sysroot.as_str()];
-        full.extend_from_slice(rest);
-        self.ostree(&full)
+        self.sys.admin(args)
     }
 
     pub fn status(&self) -> Vec<StatusRow> {
-        parse_status(&self.admin(&["status"]))
+        self.sys.status()
     }
 
     /// Commits a new tree (a changed marker file) on `branch` with version metadata.
     pub fn commit(&mut self, branch: &str, version: &str) -> String {
-        self.commits += 1;
-        fs::write(self.tree.join("usr/marker"), format!("{}\n", self.commits)).unwrap();
-        let modules = self.tree.join("usr/lib/modules/6.1.0");
-        fs::write(modules.join("vmlinuz"), "kernel\n").unwrap();
-        fs::write(modules.join("initramfs.img"), "initramfs\n").unwrap();
-        let repo = self.repo_arg();
-        let tree = format!("--tree=dir={}", self.tree.to_str().unwrap());
-        let b = format!("--branch={branch}");
-        let v = format!("--add-metadata-string=version={version}");
-        self.ostree(&[&repo, "commit", "--bootable", &b, &tree, &v])
-            .trim()
-            .to_owned()
+        self.sys.commit(branch, Meta::Version(version), 0)
+    }
+
+    /// Commits `version` on `pub/x86_64` and publishes it in a local archive repository, the
+    /// remote `rem` (added the first time); returns the commit.
+    pub fn publish(&mut self, version: &str) -> String {
+        let remote = self.sys.scratch().join("remote-repo");
+        let rrepo = format!("--repo={}", remote.display());
+        if !remote.exists() {
+            self.ostree(&[&rrepo, "init", "--mode=archive"]);
+            let url = format!("file://{}", remote.display());
+            let repo = self.repo_arg();
+            self.ostree(&[&repo, "remote", "add", "--no-gpg-verify", "rem", &url]);
+        }
+        let commit = self.commit("pub/x86_64", version);
+        let sysrepo = format!("{}/ostree/repo", self.sysroot_str());
+        self.ostree(&[&rrepo, "pull-local", &sysrepo, "pub/x86_64"]);
+        commit
     }
 
     pub fn layout(&self) -> Layout {
@@ -131,15 +101,20 @@ impl Env {
     }
 
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ostree-guests"))
+        self.with_env(&mut Command::new(env!("CARGO_BIN_EXE_ostree-guests")))
             .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `command` pointed at this sysroot and config root, as every CLI run of the tests is.
+    pub fn with_env<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        command
             .env("OSTREE_GUESTS_ROOT", &self.root)
             .env("OSTREE_GUESTS_SYSROOT", &self.sysroot)
             .env("OSTREE_GUESTS_BOOT", self.sysroot.join("boot"))
             .env("OSTREE_SYSROOT_DEBUG", "mutable-deployments")
             .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
     }
 
     /// Runs the CLI and asserts its exit status; returns (stdout, stderr).
@@ -163,13 +138,6 @@ impl Env {
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.sysroot.join(rel)
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        // Deployments made without OSTREE_SYSROOT_DEBUG are immutable; TempDir must remove them.
-        ostree_status::clear_immutable_deployments(&self.sysroot);
     }
 }
 

@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{ConfigError, Guest};
-use crate::network::Bridge;
+use super::{Bridge, ConfigError, Guest};
 use crate::paths::CONFIG_DIRS;
 
 /// The rank of a booted-system config path: 0 for the highest-priority directory.

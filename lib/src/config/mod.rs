@@ -1,10 +1,11 @@
 //! Guest configuration: discovery over the search path, per-file validation, layering of
 //! drop-ins, and the checks that need the whole picture (several keys, several guests).
 
+mod bridge;
 mod claims;
 mod discover;
 mod error;
-pub(crate) mod layer;
+mod layer;
 mod model;
 mod perms;
 mod values;
@@ -12,6 +13,10 @@ mod values;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use bridge::{
+    BRIDGE_KEYS, Backend, Bridge, BridgeConfig, IpAddress, IpPrefix, MacAddress, Uplink,
+    derived_mac,
+};
 pub use discover::{BRIDGE_SUFFIX, GuestSources, Source, discover};
 pub use error::ConfigError;
 pub use layer::MAX_FILE_SIZE;
@@ -20,16 +25,11 @@ pub use model::{
     Security,
 };
 pub use values::{
-    BindSource, BindTarget, Capability, CpuQuota, InterfaceName, IoWeight, MemorySize, PinSpec,
-    PortForward, SecurityLabel, Stateroot, SyscallToken, TasksMax, TimeSpan, ZoneName,
+    BindSource, BindTarget, Capability, CpuQuota, IoWeight, MemorySize, PinSpec, PortForward,
+    SecurityLabel, Stateroot, SyscallToken, TasksMax, TimeSpan, ZoneName,
 };
 
-use crate::name::MachineName;
-use crate::network::{self, Bridge};
-
-pub(crate) use layer::{
-    find_key_line as layer_find_key_line, parse_validated as layer_parse_validated,
-};
+use crate::name::{InterfaceName, MachineName};
 
 /// A guest whose files were found, with either its valid settings or the first problem.
 #[derive(Debug, Clone)]
@@ -68,15 +68,6 @@ impl Loaded {
             || self.guests.iter().any(|g| g.settings.is_err())
             || self.bridges.iter().any(|b| b.settings.is_err())
     }
-
-    /// True when a valid guest is on a bridge: only then is the network unit pulled in.
-    pub fn uses_bridges(&self) -> bool {
-        self.guests.iter().any(|g| {
-            g.settings
-                .as_ref()
-                .is_ok_and(|s| s.config.network.mode == NetworkMode::Bridge)
-        })
-    }
 }
 
 /// Loads every guest from the search path under `root` (`/` on a real system).
@@ -96,12 +87,10 @@ pub fn load(root: &Path) -> Loaded {
             Some(why) => Err(ConfigError::file(&source.logical, why.clone())),
             None => read_bounded(source),
         };
-        loaded
-            .bridges
-            .push(network::load_bridge(name, source, text));
+        loaded.bridges.push(bridge::load(name, source, text));
     }
     claims::refuse_shared_uplinks(&mut loaded.bridges);
-    network::refuse_colliding_names(&mut loaded.bridges);
+    bridge::refuse_colliding_names(&mut loaded.bridges);
     let known_bridges: BTreeMap<String, Option<PathBuf>> = loaded
         .bridges
         .iter()

@@ -55,7 +55,6 @@ use crate::validated::validated_string;
 
 validated_string!(Stateroot, "String", String, check check_stateroot);
 validated_string!(ZoneName, "String", String, check check_zone);
-validated_string!(InterfaceName, "String", String, check check_ifname);
 validated_string!(PortForward, "String", String, check check_port);
 validated_string!(BindTarget, "String", String, check check_bind_path);
 validated_string!(BindSource, "String", String, check check_bind_source);
@@ -183,22 +182,6 @@ fn check_zone(s: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "invalid zone {s:?}: use 1 to 12 ASCII letters, digits or '-' (nspawn names the bridge vz-ZONE, at most 15 characters)"
-        ))
-    }
-}
-
-fn check_ifname(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 15
-        && s != "."
-        && s != ".."
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid interface name {s:?}: use 1 to 15 ASCII letters, digits, '-', '_' or '.'"
         ))
     }
 }

@@ -52,11 +52,7 @@ impl Layout {
     /// `ostree admin --sysroot=` writes the entries.
     pub fn from_env() -> Self {
         use crate::paths::{DEFAULT_BOOT, DEFAULT_SYSROOT, ENV_BOOT, ENV_SYSROOT};
-        let set = |var: &str| {
-            std::env::var_os(var)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
+        let set = crate::paths::env_path_set;
         let sysroot = set(ENV_SYSROOT);
         let boot = match (set(ENV_BOOT), &sysroot) {
             (Some(b), _) => b,

@@ -6,13 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::model::{BridgeConfig, MacAddress, Uplink, stable_uuid};
-
-/// Prefix of every file we write, so the helper can find and remove its own stale files.
-/// 50 sorts before systemd's 80-container-* files and before what systemd-network-generator
-/// writes (70-…), and after the usual distribution defaults only if they are named later.
-pub const NETWORKD_PREFIX: &str = "50-ostree-guests-";
-pub const NM_PREFIX: &str = "ostree-guests-";
+use crate::config::{BridgeConfig, MacAddress, Uplink};
+use crate::paths::{NETWORKD_PREFIX, NM_PREFIX};
+use crate::stable_hash::{fnv1a, fnv1a_with};
 
 #[derive(Debug, Clone)]
 pub struct BridgeSpec<'a> {
@@ -198,5 +194,50 @@ fn write_ip_section(
     }
     if !dns.is_empty() {
         let _ = writeln!(out, "dns={};", dns.join(";"));
+    }
+}
+/// A UUID for a NetworkManager connection, stable for its id (NM would invent a random one).
+pub fn stable_uuid(id: &str) -> String {
+    let h1 = fnv1a(&[id.as_bytes()]);
+    // A second hash for the other 64 bits: other offset and prime, the same input.
+    let h2 = fnv1a_with(
+        0x8422_2325_cbf2_9ce4,
+        0x0000_0100_0000_11b3,
+        &[id.as_bytes()],
+    );
+    let (a, b) = (h1.to_be_bytes(), h2.to_be_bytes());
+    // version 8 ("custom") and RFC 4122 variant bits
+    format!(
+        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-8{:01x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+        a[0],
+        a[1],
+        a[2],
+        a[3],
+        a[4],
+        a[5],
+        a[6] & 0x0f,
+        a[7],
+        (b[0] & 0x3f) | 0x80,
+        b[1],
+        b[2],
+        b[3],
+        b[4],
+        b[5],
+        b[6],
+        b[7]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stable_uuid;
+
+    #[test]
+    fn uuids_are_stable_version_8() {
+        let u = stable_uuid("ostree-guests-br0");
+        assert_eq!(u, stable_uuid("ostree-guests-br0"));
+        assert_ne!(u, stable_uuid("ostree-guests-br1"));
+        assert_eq!(u.len(), 36);
+        assert_eq!(u.chars().nth(14), Some('8'));
     }
 }

@@ -35,7 +35,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use super::model::stable_uuid;
+use super::render::stable_uuid;
+use crate::stable_hash::fnv1a;
 
 /// Our NetworkManager.conf snippet, in `/run/NetworkManager/conf.d`; the same name in
 /// `/etc/NetworkManager/conf.d` masks it.
@@ -148,7 +149,7 @@ pub fn host_subnets(machine_id: &str, guests: &[&str]) -> BTreeMap<String, Ipv4A
     let mut out = BTreeMap::new();
     let sorted: BTreeSet<&str> = guests.iter().copied().collect();
     for guest in sorted {
-        let mut slot = fnv1a(machine_id.trim(), guest) % total;
+        let mut slot = fnv1a(&[machine_id.trim().as_bytes(), b"veth", guest.as_bytes()]) % total;
         while !taken.insert(slot) {
             slot = (slot + 1) % total;
         }
@@ -166,22 +167,6 @@ pub fn host_subnets(machine_id: &str, guests: &[&str]) -> BTreeMap<String, Ipv4A
         out.insert(guest.to_owned(), addr);
     }
     out
-}
-
-/// FNV-1a: the value must not change between our releases, which rules out std's hasher.
-fn fnv1a(machine_id: &str, guest: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in machine_id
-        .bytes()
-        .chain([0u8])
-        .chain(*b"veth")
-        .chain([0u8])
-        .chain(guest.bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 /// A guest with `network.mode = "veth"` and a valid configuration.
@@ -375,7 +360,7 @@ mod tests {
     #[test]
     fn profile_names_cannot_be_bridge_names() {
         // A bridge's files are ostree-guests-BRIDGE*.nmconnection with an interface name.
-        assert!(crate::config::InterfaceName::try_from("veth@web".to_owned()).is_err());
+        assert!(crate::name::InterfaceName::try_from("veth@web".to_owned()).is_err());
         assert!(NM_VETH_PREFIX.ends_with('@'));
     }
 }

@@ -1,4 +1,5 @@
 //! Real OSTree sysroots built with the `ostree` CLI, and a parser for `ostree admin status`.
+//! The CLI's tests use it too (cli/tests/common), through a `#[path]` module.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ pub enum Meta<'a> {
 
 /// A sysroot in a scratch directory under /dev/shm.
 pub struct Sysroot {
-    _tmp: tempfile::TempDir,
+    tmp: tempfile::TempDir,
     pub path: PathBuf,
     tree: PathBuf,
     commits: u32,
@@ -45,7 +46,7 @@ impl Sysroot {
         )
         .unwrap();
         let s = Sysroot {
-            _tmp: tmp,
+            tmp,
             path,
             tree,
             commits: 0,
@@ -62,6 +63,12 @@ impl Sysroot {
             s.admin(&["os-init", os]);
         }
         s
+    }
+
+    /// The scratch directory holding the sysroot, for whatever a test keeps beside it.
+    #[allow(dead_code)] // only the CLI's tests keep something there
+    pub fn scratch(&self) -> &Path {
+        self.tmp.path()
     }
 
     pub fn path_str(&self) -> &str {

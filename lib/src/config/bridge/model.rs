@@ -1,11 +1,13 @@
-//! Bridge declarations: `/etc/ostree-guests.d/NAME.bridge.toml`, one host bridge each, named by
-//! the file (NAME is the interface name). Guests refer to them with `network.bridge = "NAME"`.
+//! What a bridge declaration holds, each value checked as it is parsed, and the MAC a bridge
+//! gets when it does not pin one.
 
 use std::fmt;
 use std::net::IpAddr;
 
 use serde::Deserialize;
 
+use crate::name::InterfaceName;
+use crate::stable_hash::fnv1a;
 use crate::validated::validated_string;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -134,7 +136,7 @@ impl TryFrom<String> for Uplink {
         if let Some(mac) = s.strip_prefix("mac:") {
             return MacAddress::try_from(mac.to_owned()).map(Self::Mac);
         }
-        crate::config::InterfaceName::try_from(s.clone()).map(|_| Self::Name(s))
+        InterfaceName::try_from(s.clone()).map(|_| Self::Name(s))
     }
 }
 
@@ -147,51 +149,15 @@ impl fmt::Display for Uplink {
     }
 }
 
-/// A locally administered unicast MAC, stable for a machine and bridge name (FNV-1a: the value
-/// must not change between our releases, which rules out std's hasher).
+/// A locally administered unicast MAC, stable for a machine and bridge name.
 pub fn derived_mac(machine_id: &str, bridge: &str) -> MacAddress {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in machine_id.trim().bytes().chain([0u8]).chain(bridge.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = fnv1a(&[machine_id.trim().as_bytes(), bridge.as_bytes()]);
     let b = h.to_be_bytes();
     let first = (b[0] & 0xfe) | 0x02;
     MacAddress(format!(
         "{first:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         b[1], b[2], b[3], b[4], b[5]
     ))
-}
-
-/// A UUID for a NetworkManager connection, stable for its id (NM would invent a random one).
-pub fn stable_uuid(id: &str) -> String {
-    let mut h1: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut h2: u64 = 0x8422_2325_cbf2_9ce4;
-    for b in id.bytes() {
-        h1 = (h1 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        h2 = (h2 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3 | 0x1000);
-    }
-    let (a, b) = (h1.to_be_bytes(), h2.to_be_bytes());
-    // version 8 ("custom") and RFC 4122 variant bits
-    format!(
-        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-8{:01x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        a[0],
-        a[1],
-        a[2],
-        a[3],
-        a[4],
-        a[5],
-        a[6] & 0x0f,
-        a[7],
-        (b[0] & 0x3f) | 0x80,
-        b[1],
-        b[2],
-        b[3],
-        b[4],
-        b[5],
-        b[6],
-        b[7]
-    )
 }
 
 #[cfg(test)]
@@ -235,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn uplinks_and_uuids() {
+    fn uplinks() {
         assert_eq!(
             Uplink::try_from("enp1s0".to_owned()).unwrap(),
             Uplink::Name("enp1s0".into())
@@ -245,10 +211,5 @@ mod tests {
             Uplink::Mac(_)
         ));
         assert!(Uplink::try_from("way-too-long-interface".to_owned()).is_err());
-        let u = stable_uuid("ostree-guests-br0");
-        assert_eq!(u, stable_uuid("ostree-guests-br0"));
-        assert_ne!(u, stable_uuid("ostree-guests-br1"));
-        assert_eq!(u.len(), 36);
-        assert_eq!(u.chars().nth(14), Some('8'));
     }
 }
