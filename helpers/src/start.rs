@@ -255,7 +255,8 @@ fn probe_idmap(
 /// Runs the helper; returns only on failure (or after --dry-run / --config-error).
 pub fn run(args: &Args) -> Result<(), Failure> {
     let root = env_path(ENV_ROOT, "/");
-    let loaded = config::load(&root);
+    // Only what this guest's checks need, not every guest's files (docs/PERFORMANCE.md).
+    let loaded = config::load_for(&root, &args.name);
     if args.config_error {
         return Err(report_config_error(&loaded, &args.name));
     }

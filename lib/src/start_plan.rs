@@ -115,7 +115,7 @@ pub fn plan(
 
 /// `ostree-guest-start --dry-run NAME`'s output for the configuration under `root`.
 pub fn dry_run(root: &Path, name: &str, register: bool) -> Result<String, Failure> {
-    let loaded = config::load(root);
+    let loaded = config::load_for(root, name);
     let guest = find_guest(&loaded, name)?;
     let settings = settings_of(guest)?;
     let start = plan(guest, settings, true, register)?;

@@ -77,6 +77,38 @@ impl Loaded {
 
 /// Loads every guest from the search path under `root` (`/` on a real system).
 pub fn load(root: &Path) -> Loaded {
+    load_selected(root, None)
+}
+
+/// What starting guest `name` needs of `load`: its own entry exactly as `load` gives it, all
+/// bridge declarations and the names that are not machine names, but of the other guests only
+/// those that may claim its stateroot (see `may_claim`), so that a start does not parse every
+/// guest's files. The other guests in the result are not all of them: use `load` for anything
+/// but this one guest.
+pub fn load_for(root: &Path, name: &str) -> Loaded {
+    load_selected(root, Some(name))
+}
+
+/// Whether the guest of `sources` could claim stateroot `wanted`: only a valid guest claims one,
+/// and its stateroot is its name unless a file sets the key. A file can set it to `wanted` only
+/// if it holds both texts, or a backslash (a quoted key or a string could hide either behind an
+/// escape); any other guest is only read, not parsed. Refused and unreadable files make a
+/// guest invalid, so such a guest claims nothing.
+fn may_claim(sources: &GuestSources, wanted: &str) -> bool {
+    let all = || std::iter::once(&sources.main).chain(sources.dropins.iter());
+    if all().any(|s| s.insecure.is_some()) {
+        return false;
+    }
+    if sources.stem == wanted {
+        return true;
+    }
+    all().any(|s| {
+        read_bounded(s)
+            .is_ok_and(|t| (t.contains("stateroot") && t.contains(wanted)) || t.contains('\\'))
+    })
+}
+
+fn load_selected(root: &Path, only: Option<&str>) -> Loaded {
     let found = discover(root);
     let mut loaded = Loaded {
         warnings: found
@@ -106,7 +138,26 @@ pub fn load(root: &Path) -> Loaded {
             )
         })
         .collect();
-    for sources in found.guests {
+    // For one guest: its settings, loaded first because its stateroot decides which of the
+    // other guests must be loaded too.
+    let mut own = None;
+    let mut claim = None;
+    if let Some(wanted) = only
+        && let Some((i, sources)) = found
+            .guests
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.stem == wanted)
+        && let Ok(name) = MachineName::parse(&sources.stem)
+    {
+        let settings = load_guest(&name, sources, &known_bridges);
+        claim = settings
+            .as_ref()
+            .ok()
+            .map(|s| s.stateroot.as_str().to_owned());
+        own = Some((i, settings));
+    }
+    for (i, sources) in found.guests.into_iter().enumerate() {
         let name = match MachineName::parse(&sources.stem) {
             Ok(n) => n,
             Err(e) => {
@@ -119,7 +170,13 @@ pub fn load(root: &Path) -> Loaded {
                 continue;
             }
         };
-        let settings = load_guest(&name, &sources, &known_bridges);
+        let settings = match own.take_if(|(j, _)| *j == i) {
+            Some((_, settings)) => settings,
+            None if only.is_some() && !claim.as_deref().is_some_and(|c| may_claim(&sources, c)) => {
+                continue;
+            }
+            None => load_guest(&name, &sources, &known_bridges),
+        };
         let mut paths = vec![sources.main.logical.clone()];
         paths.extend(sources.dropins.iter().map(|s| s.logical.clone()));
         loaded.guests.push(Guest {
