@@ -3,12 +3,9 @@
 //! Every number comes from the one table in `ostree_guests::exit`: the codes shared with the
 //! start helper, and the CLI's own in `exit::cli`.
 
-use std::fmt;
-use std::path::Path;
-
 pub use ostree_guests::exit::cli::*;
 pub use ostree_guests::exit::{
-    CONFIG_INVALID, HOST_STATEROOT, NO_DEPLOYMENT, PIN_NOT_FOUND, USAGE,
+    CONFIG_INVALID, Failure, HOST_STATEROOT, NO_DEPLOYMENT, PIN_NOT_FOUND, USAGE,
 };
 
 /// The `--help` epilogue: every status this program can exit with.
@@ -34,43 +31,5 @@ Exit status:
   96  an ostree command failed (its messages are shown)
   110 the stateroot is used by another guest
   111 enable/disable: a later drop-in sets autostart, so nothing was changed";
-
-/// A failure with the exit status that tells its class.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub code: i32,
-    pub message: String,
-}
-
-impl Failure {
-    /// A status without a message of its own (the command printed its answer already).
-    pub fn silent(code: i32) -> Self {
-        Self::new(code, String::new())
-    }
-
-    pub fn new(code: i32, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// An I/O error on `path` while doing `action` ("writing", "removing", ...).
-    pub fn io(action: &str, path: &Path, e: impl fmt::Display) -> Self {
-        Self::new(IO_FAILED, format!("{action} {}: {e}", path.display()))
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl From<ostree_guests::deployment::ResolveError> for Failure {
-    fn from(e: ostree_guests::deployment::ResolveError) -> Self {
-        Self::new(e.exit_code(), e.to_string())
-    }
-}
 
 pub type Result<T, E = Failure> = std::result::Result<T, E>;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use ostree_guests::deployment::{
     self, Deployment, Layout, Pin, booted_deployment, booted_stateroot, list_deployments,
 };
+use ostree_guests::mounts;
 use ostree_guests::paths::{ENV_SYSROOT, env_path_set};
 
 use crate::exit::{
@@ -124,8 +125,8 @@ impl Host {
         if self.explicit_sysroot {
             return Ok(());
         }
-        ostree_guests_helpers::mounts::enter_private_namespace()
-            .and_then(|()| ostree_guests_helpers::mounts::prepare_sysroot(&self.layout.sysroot))
+        mounts::enter_private_namespace()
+            .and_then(|()| mounts::prepare_sysroot(&self.layout.sysroot))
             .map_err(|e| {
                 Failure::new(
                     IO_FAILED,

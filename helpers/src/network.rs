@@ -352,7 +352,37 @@ pub fn run(args: &Args) -> i32 {
         }
         return status;
     };
-    let bridge_files = render_all(&loaded.bridges, backend, &machine_id);
+    let targets = plan(
+        backend,
+        &run,
+        render_all(&loaded.bridges, backend, &machine_id),
+        veth,
+    );
+    if args.dry_run {
+        for t in &targets {
+            for (name, text) in &t.files {
+                println!("---{}---\n{text}", t.dir.join(name).display());
+            }
+        }
+        return status;
+    }
+    if let Err(e) = sync(&targets) {
+        eprintln!("{e:#}");
+        return EXIT_FAILED;
+    }
+    status
+}
+
+/// The directories to keep under `run` and the files each must hold, from the rendered bridge
+/// files and the veth guests' NetworkManager files; deciding only, so it is tested without a
+/// host. Every directory we may have written before is listed, also with no files, so that a
+/// sync removes what is left of bridges and guests that are gone.
+fn plan(
+    backend: Backend,
+    run: &Path,
+    bridge_files: BTreeMap<String, String>,
+    veth: NmVethFiles,
+) -> Vec<Target> {
     let nm_keyfiles = run.join("NetworkManager/system-connections");
     let mut targets = Vec::new();
     // NetworkManager ignores keyfiles others can read; systemd-networkd reads its files as the
@@ -397,51 +427,40 @@ pub fn run(args: &Args) -> i32 {
         mode: 0o644,
         reload: Reload::NmConf,
     });
-    if args.dry_run {
-        for t in &targets {
-            for (name, text) in &t.files {
-                println!("---{}---\n{text}", t.dir.join(name).display());
-            }
-        }
-        return status;
-    }
+    targets
+}
+
+/// Makes the directories what `plan` decided, then has a running stack reload what changed
+/// and moves declared uplinks under their bridges. Stops at the first write or reload that
+/// fails; a port that cannot be activated is only a warning.
+fn sync(targets: &[Target]) -> Result<()> {
     let mut reloads = BTreeSet::new();
     let mut moved_ports = Vec::new();
-    for t in &targets {
-        match sync_dir(&t.dir, &t.files, t.mode, t.ours) {
-            Ok(done) => {
-                if t.reload == Reload::NmConnections {
-                    moved_ports.extend(port_ids(&done.written, &t.files));
-                }
-                for r in &done.removed {
-                    eprintln!(
-                        "removed {} (its bridge or guest is gone)",
-                        t.dir.join(r).display()
-                    );
-                }
-                if done.changed() {
-                    reloads.insert(t.reload);
-                }
-                if !t.files.is_empty() {
-                    eprintln!(
-                        "{} file(s) in {} ({} changed)",
-                        t.files.len(),
-                        t.dir.display(),
-                        done.written.len()
-                    );
-                }
-            }
-            Err(e) => {
-                eprintln!("{e:#}");
-                return EXIT_FAILED;
-            }
+    for t in targets {
+        let done = sync_dir(&t.dir, &t.files, t.mode, t.ours)?;
+        if t.reload == Reload::NmConnections {
+            moved_ports.extend(port_ids(&done.written, &t.files));
+        }
+        for r in &done.removed {
+            eprintln!(
+                "removed {} (its bridge or guest is gone)",
+                t.dir.join(r).display()
+            );
+        }
+        if done.changed() {
+            reloads.insert(t.reload);
+        }
+        if !t.files.is_empty() {
+            eprintln!(
+                "{} file(s) in {} ({} changed)",
+                t.files.len(),
+                t.dir.display(),
+                done.written.len()
+            );
         }
     }
     for r in reloads {
-        if let Err(e) = reload(r) {
-            eprintln!("{e:#}");
-            return EXIT_FAILED;
-        }
+        reload(r)?;
     }
     for id in &moved_ports {
         if let Err(e) = activate(id) {
@@ -450,7 +469,7 @@ pub fn run(args: &Args) -> i32 {
             eprintln!("warning: {e:#}");
         }
     }
-    status
+    Ok(())
 }
 
 /// The connection ids of bridge-port keyfiles among `written`: a running NetworkManager keeps an
@@ -488,6 +507,99 @@ fn activate(id: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn files(names: &[&str]) -> BTreeMap<String, String> {
+        names
+            .iter()
+            .map(|n| ((*n).to_owned(), format!("{n}\n")))
+            .collect()
+    }
+
+    fn summary(targets: &[Target]) -> Vec<(String, Vec<String>, u32, Reload)> {
+        targets
+            .iter()
+            .map(|t| {
+                (
+                    t.dir.display().to_string(),
+                    t.files.keys().cloned().collect(),
+                    t.mode,
+                    t.reload,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn plan_keeps_every_directory_we_may_have_written() {
+        let veth = NmVethFiles {
+            conf: Some("[device]\n".to_owned()),
+            keyfiles: files(&["ostree-guests-veth@web.nmconnection"]),
+        };
+        let bridges = files(&["ostree-guests-br0.nmconnection"]);
+        let nm = plan(
+            Backend::Networkmanager,
+            Path::new("/run"),
+            bridges,
+            veth.clone(),
+        );
+        // One keyfile directory for bridges and veth profiles, private as NetworkManager wants.
+        assert_eq!(
+            summary(&nm),
+            [
+                (
+                    "/run/NetworkManager/system-connections".to_owned(),
+                    vec![
+                        "ostree-guests-br0.nmconnection".to_owned(),
+                        "ostree-guests-veth@web.nmconnection".to_owned()
+                    ],
+                    0o600,
+                    Reload::NmConnections
+                ),
+                (
+                    "/run/NetworkManager/conf.d".to_owned(),
+                    vec![NM_VETH_CONF.to_owned()],
+                    0o644,
+                    Reload::NmConf
+                ),
+            ]
+        );
+        let networkd = plan(
+            Backend::Networkd,
+            Path::new("/run"),
+            files(&["ostree-guests-br0.netdev"]),
+            NmVethFiles::default(),
+        );
+        // Nothing for NetworkManager, but its directories are still listed so stale files go.
+        assert_eq!(
+            summary(&networkd),
+            [
+                (
+                    "/run/systemd/network".to_owned(),
+                    vec!["ostree-guests-br0.netdev".to_owned()],
+                    0o644,
+                    Reload::Networkd
+                ),
+                (
+                    "/run/NetworkManager/system-connections".to_owned(),
+                    vec![],
+                    0o600,
+                    Reload::NmConnections
+                ),
+                (
+                    "/run/NetworkManager/conf.d".to_owned(),
+                    vec![],
+                    0o644,
+                    Reload::NmConf
+                ),
+            ]
+        );
+        // On a networkd host only the veth profiles are ours among NetworkManager's keyfiles.
+        let Some(keyfiles) = networkd.get(1) else {
+            panic!("no keyfile target");
+        };
+        assert!((keyfiles.ours)("ostree-guests-veth@web.nmconnection"));
+        assert!(!(keyfiles.ours)("ostree-guests-br0.nmconnection"));
+    }
 
     #[test]
     fn only_written_bridge_ports_are_activated() {

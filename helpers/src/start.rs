@@ -9,11 +9,13 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use ostree_guests::config::{self, Guest, Settings};
-use ostree_guests::deployment::{self, Layout, Resolved};
-use ostree_guests::exit;
+use ostree_guests::config::{self, Settings};
+use ostree_guests::deployment::Layout;
+use ostree_guests::exit::{self, Failure};
+use ostree_guests::mounts as shared_mounts;
 use ostree_guests::nspawn::{self, STAGING_DIR, Staging};
-use ostree_guests::paths::{CONFIG_DIRS, ENV_ROOT, env_path};
+use ostree_guests::paths::{ENV_ROOT, env_path};
+use ostree_guests::start_plan::{self, find_guest, report_config_error, settings_of};
 
 use crate::binds::{self, BindError};
 use crate::{idmap_probe, machined, mounts};
@@ -36,22 +38,6 @@ pub struct Args {
     pub no_register: bool,
     pub config_error: bool,
     pub name: String,
-}
-
-/// A failure with the exit status that tells its class (see `ostree_guests::exit`).
-#[derive(Debug)]
-pub struct Failure {
-    pub code: i32,
-    pub message: String,
-}
-
-impl Failure {
-    fn new(code: i32, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
 }
 
 pub fn parse_args(args: &[String]) -> Result<Option<Args>, Failure> {
@@ -91,76 +77,6 @@ pub fn parse_args(args: &[String]) -> Result<Option<Args>, Failure> {
     a.name = name
         .ok_or_else(|| Failure::new(exit::USAGE, format!("missing the guest name\n\n{USAGE}")))?;
     Ok(Some(a))
-}
-
-fn find_guest<'a>(loaded: &'a config::Loaded, name: &str) -> Result<&'a Guest, Failure> {
-    if let Some(g) = loaded.guest(name) {
-        return Ok(g);
-    }
-    if let Some(e) = loaded
-        .unnamed
-        .iter()
-        .find(|e| e.file.file_stem().is_some_and(|s| s == name))
-    {
-        return Err(Failure::new(exit::CONFIG_INVALID, e.to_string()));
-    }
-    Err(Failure::new(
-        exit::CONFIG_INVALID,
-        format!(
-            "no configuration for guest {name}: create {name}.toml in one of {} and run \"systemctl daemon-reload\"",
-            CONFIG_DIRS.join(", ")
-        ),
-    ))
-}
-
-fn settings_of(guest: &Guest) -> Result<&Settings, Failure> {
-    guest.settings.as_ref().map_err(|e| {
-        Failure::new(
-            exit::CONFIG_INVALID,
-            format!("{e}\nFix the file and run \"systemctl daemon-reload\"."),
-        )
-    })
-}
-
-/// What the fail-closed drop-in runs: the configuration was invalid when units were generated.
-fn report_config_error(loaded: &config::Loaded, name: &str) -> Failure {
-    match find_guest(loaded, name).and_then(settings_of) {
-        Err(f) => f,
-        Ok(_) => Failure::new(
-            exit::CONFIG_INVALID,
-            format!(
-                "{name}: the configuration was invalid when the units were generated and has changed since; run \"systemctl daemon-reload\" and start the guest again"
-            ),
-        ),
-    }
-}
-
-fn dry_run_text(guest: &Guest, settings: &Settings, r: &Resolved, argv: &[OsString]) -> String {
-    let d = &r.deployment;
-    let mut s = String::new();
-    let mut line = |k: &str, v: &str| s.push_str(&format!("{k}: {v}\n"));
-    line("machine", guest.name.as_str());
-    for src in &guest.sources {
-        line("config", &src.display().to_string());
-    }
-    line("stateroot", settings.stateroot.as_str());
-    line("pin", &settings.config.deployment.0.to_string());
-    line("deployment", &d.dir_name());
-    line("index", &d.index.to_string());
-    if let Some(v) = &d.version {
-        line("version", v);
-    }
-    line("pinned", if d.pinned { "yes" } else { "no" });
-    line("boot-entry", &d.boot_entry.display().to_string());
-    line("directory", &r.dir.display().to_string());
-    for (i, b) in settings.config.bind.iter().enumerate() {
-        line(&format!("bind[{i}]"), b.source.as_str());
-    }
-    s.push_str("argv:\n");
-    for a in argv {
-        s.push_str(&format!("  {}\n", a.to_string_lossy()));
-    }
-    s
 }
 
 /// Environment for nspawn: ours plus what the guest's settings need (the same variables the
@@ -249,8 +165,10 @@ fn prepare(
 ) -> Result<(), Failure> {
     let name = staging.dir().display().to_string();
     let mount_failed = |e: anyhow::Error| Failure::new(exit::MOUNT_FAILED, format!("{e:#}"));
-    mounts::enter_private_namespace().map_err(mount_failed)?;
-    mounts::prepare_sysroot(&layout.sysroot).map_err(mount_failed)?;
+    let shared_failed =
+        |e: shared_mounts::MountError| Failure::new(exit::MOUNT_FAILED, e.to_string());
+    shared_mounts::enter_private_namespace().map_err(shared_failed)?;
+    shared_mounts::prepare_sysroot(&layout.sysroot).map_err(shared_failed)?;
     let var = layout
         .sysroot
         .join("ostree/deploy")
@@ -337,41 +255,26 @@ fn probe_idmap(
 /// Runs the helper; returns only on failure (or after --dry-run / --config-error).
 pub fn run(args: &Args) -> Result<(), Failure> {
     let root = env_path(ENV_ROOT, "/");
-    let loaded = config::load(&root);
+    // Only what this guest's checks need, not every guest's files (docs/PERFORMANCE.md).
+    let loaded = config::load_for(&root, &args.name);
     if args.config_error {
         return Err(report_config_error(&loaded, &args.name));
     }
     let guest = find_guest(&loaded, &args.name)?;
     let settings = settings_of(guest)?;
-    let layout = Layout::from_env();
-    // The same deployment either way; only the dry run shows the pin flag, which costs a read.
-    let resolve = if args.dry_run {
-        deployment::resolve
-    } else {
-        deployment::resolve_to_start
-    };
-    let resolved = resolve(
-        &layout,
-        settings.stateroot.as_str(),
-        &settings.config.deployment.0,
-    )
-    .map_err(|e| Failure::new(e.exit_code(), format!("{}: {e}", guest.name)))?;
     // Registering needs machined, which needs systemd as PID 1.
-    let register = !args.no_register && libsystemd::daemon::booted();
-    let staging = Staging::for_machine(&guest.name);
-    let deployment_rel = resolved.deployment.relative_dir();
-    let plan = nspawn::Plan {
-        machine: &guest.name,
-        settings,
-        sysroot: &layout.sysroot,
-        deployment: &deployment_rel,
-        staging: &staging,
-        deployment_dir: Some(&resolved.dir),
-        register,
-    };
-    let argv = nspawn::argv(&plan);
+    let register = !args.no_register && start_plan::systemd_booted();
+    let start_plan::Start {
+        layout,
+        resolved,
+        staging,
+        argv,
+    } = start_plan::plan(guest, settings, args.dry_run, register)?;
     if args.dry_run {
-        print!("{}", dry_run_text(guest, settings, &resolved, &argv));
+        print!(
+            "{}",
+            start_plan::dry_run_text(guest, settings, &resolved, &argv)
+        );
         return Ok(());
     }
     eprintln!(

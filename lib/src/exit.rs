@@ -107,6 +107,45 @@ pub mod network {
     pub const FAILED: i32 = 98;
 }
 
+/// A failure with the exit status that tells its class: the start helper's and the admin CLI's
+/// one type, so that `render` passes the helper's dry-run failures on unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A status without a message of its own (the command printed its answer already).
+    pub fn silent(code: i32) -> Self {
+        Self::new(code, String::new())
+    }
+
+    /// An I/O error on `path` while doing `action` ("writing", "removing", ...).
+    pub fn io(action: &str, path: &std::path::Path, e: impl std::fmt::Display) -> Self {
+        Self::new(cli::IO_FAILED, format!("{action} {}: {e}", path.display()))
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<crate::deployment::ResolveError> for Failure {
+    fn from(e: crate::deployment::ResolveError) -> Self {
+        Self::new(e.exit_code(), e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ pub mod deployment;
 pub mod exit;
 pub mod fs_kind;
 pub mod guest_path;
+pub mod mounts;
 pub mod name;
 pub mod network;
 pub mod nspawn;
@@ -16,6 +17,7 @@ pub mod paths;
 pub mod render;
 mod short_read;
 mod stable_hash;
+pub mod start_plan;
 pub mod unit;
 #[cfg(any(test, feature = "test-support"))]
 pub mod unit_reader;

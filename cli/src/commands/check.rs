@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use ostree_guests::config::{self, BRIDGE_SUFFIX, Loaded};
-use ostree_guests::paths::{CONFIG_DIRS, DROPIN_NAME, under_root};
+use ostree_guests::paths::{CONFIG_DIRS, DROPIN_NAME, ENV_ROOT, env_path, under_root};
 use ostree_guests::render::{self, Node};
-use ostree_guests_helpers::start;
+use ostree_guests::start_plan;
 
 use crate::exit::{Failure, INVALID, Result, USAGE};
 use crate::files;
@@ -237,10 +237,8 @@ pub fn render(name: &str) -> Result<()> {
     println!(
         "# ostree-guest-start --dry-run {name} (the helper's resolution and nspawn command line)"
     );
-    let args = start::Args {
-        dry_run: true,
-        name: name.to_owned(),
-        ..start::Args::default()
-    };
-    start::run(&args).map_err(|f| Failure::new(f.code, f.message))
+    // The helper's own dry run: its root and its machined test, so the argv is the one it runs.
+    let text = start_plan::dry_run(&env_path(ENV_ROOT, "/"), name, start_plan::systemd_booted())?;
+    print!("{text}");
+    Ok(())
 }
