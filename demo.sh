@@ -19,11 +19,20 @@ ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux make
 
 work=$(mktemp -d /dev/shm/ostree-guests-demo.XXXXXX)
 helper_pid=
+# The unit would run the guest in a cgroup of its own (Delegate=yes); without systemd as PID 1
+# the demo makes one, or a user-namespaced guest's init could not create its init.scope.
+cgroup=
+if [ -e /sys/fs/cgroup/unified/cgroup.procs ]; then
+	cgroup=/sys/fs/cgroup/unified/ostree-guests-demo.$$
+elif [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+	cgroup=/sys/fs/cgroup/ostree-guests-demo.$$
+fi
 cleanup() {
 	if [ -n "$helper_pid" ] && kill -0 "$helper_pid" 2>/dev/null; then
 		kill -KILL "$helper_pid" 2>/dev/null || true
 		wait "$helper_pid" 2>/dev/null || true
 	fi
+	[ -n "$cgroup" ] && [ -d "$cgroup" ] && find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null
 	if [ "${KEEP:-0}" = 1 ]; then log "kept $work"; else remove_tree "$work"; fi
 }
 trap cleanup EXIT
@@ -65,9 +74,13 @@ read -r -a cmd <<<"$exec_line"
 cmd[0]=$work/install${cmd[0]}
 log "    ${exec_line}"
 export OSTREE_GUESTS_ROOT=$work/root OSTREE_GUESTS_SYSROOT=$work/sysroot OSTREE_GUESTS_BOOT=$work/sysroot/boot
-"${cmd[@]}" --dry-run | sed -n 's/^\(deployment\|directory\|version\): /    \1: /p'
+# Options go before the drop-in's "--", which ends them.
+"${cmd[0]}" --dry-run "${cmd[@]:1}" | sed -n 's/^\(deployment\|directory\|version\): /    \1: /p'
 console=$work/console.log
-"${cmd[@]}" </dev/null >"$console" 2>&1 &
+[ -z "$cgroup" ] || mkdir -p "$cgroup"
+# shellcheck disable=SC2016
+sh -c '[ -z "$0" ] || echo $$ >"$0/cgroup.procs" || exit 1; exec "$@"' "$cgroup" "${cmd[@]}" \
+	</dev/null >"$console" 2>&1 &
 helper_pid=$!
 t0=$EPOCHREALTIME
 for _ in $(seq 600); do
