@@ -6,7 +6,7 @@
 #       `ostree-guests create NAME --ref fedora-iot:fedora/stable/x86_64/iot --now`; a ref
 #       signed by an untrusted key is refused and leaves nothing behind
 #   16  a running guest switched between user-namespaced and privileged: status says "restart
-#       to apply" until the unit is restarted
+#       to apply" until the unit is restarted; disable/enable switch its autostart link
 # The repository and key come from tests/system/remote-repo.sh, made before the host booted.
 # shellcheck disable=SC2016,SC2012
 
@@ -79,5 +79,16 @@ if want 16 && registered iot; then
 	out=$(ostree-guests status iot 2>&1)
 	verdict "16: and the reverse switch is reported too" "$(echo "$out" | grep -i 'restart to apply' | oneline)" \
 		sh -c 'printf "%s" "$1" | grep -q "running privileged, configuration says user-namespaced: restart to apply"' sh "$out"
+	# enable/disable: autostart through a drop-in, and the reload done for the admin
+	wants=/run/systemd/generator/machines.target.wants/$(unit iot)
+	before=$(sha256sum "$CONF/iot.toml" | cut -c1-16)
+	out=$(ostree-guests disable iot 2>&1)
+	verdict "16: disable iot drops the autostart link (reloaded), main file untouched" \
+		"$(echo "$out" | oneline); link: $([ -e "$wants" ] && echo present || echo gone)" \
+		sh -c '[ ! -e "$1" ] && [ -f "$2/iot.toml.d/50-autostart.toml" ] && [ "$(sha256sum "$2/iot.toml" | cut -c1-16)" = "$3" ]' \
+		sh "$wants" "$CONF" "$before"
+	out=$(ostree-guests enable iot 2>&1)
+	verdict "16: enable iot brings the autostart link back" \
+		"$(echo "$out" | oneline); link: $([ -e "$wants" ] && echo present || echo gone)" [ -L "$wants" ]
 fi
 want 15 && remote_clean
