@@ -11,7 +11,7 @@
 #   Both commits carry the tree of SYSROOT's guest base commit (ostree-guests-test/base), so
 #   the guest boots like the others, and the pull fetches only the new commit's metadata: its
 #   objects are in the host's repository already.
-# Sourced by t3a.sh and t3.sh (needs tests/lib/common.sh for ensure_packages and log).
+# Sourced by t3a.sh (needs tests/lib/common.sh for ensure_packages and log).
 
 make_signed_remote() {
 	local dir=$1 sysroot=$2 homes=() h key keys=() t0=$EPOCHREALTIME
