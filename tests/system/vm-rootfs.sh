@@ -25,8 +25,10 @@ VM_ROOTFS_VERSION=ostree-guests-t3-vm-rootfs-1
 # the kernel is installed in a second step: debootstrap would pull initramfs-tools for it.
 : "${VM_PACKAGES:=$HOST_PACKAGES,dracut,dracut-core,ostree-boot,iputils-ping}"
 # Installed by apt in the chroot, with the kernel: polkitd (for NetworkManager) fails to configure
-# inside debootstrap. dnsmasq-base serves DHCP for NetworkManager's shared mode.
-: "${VM_APT_PACKAGES:=linux-image-amd64 network-manager dnsmasq-base nftables iptables}"
+# inside debootstrap. dnsmasq-base serves DHCP for NetworkManager's shared mode. python3-gi: GLib's
+# own GVariant parser reads the real /run/ostree-booted in the VM scenario (an oracle independent
+# of our reader).
+: "${VM_APT_PACKAGES:=linux-image-amd64 network-manager dnsmasq-base nftables iptables python3-gi}"
 
 vm_base_args() { printf '%s\n' vmbase "$HOST_SUITE" "$HOST_VARIANT" "$VM_PACKAGES" "$VM_ROOTFS_VERSION"; }
 
