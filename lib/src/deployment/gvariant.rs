@@ -213,7 +213,7 @@ pub(crate) mod tests {
         "f3b603e585c7eeeeb675faa412d5ec73f62988eb0b6c5488986e6d6c6c6c",
     );
 
-    fn unhex(s: &str) -> Vec<u8> {
+    pub(crate) fn unhex(s: &str) -> Vec<u8> {
         let s: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
         s.chunks(2)
             .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())

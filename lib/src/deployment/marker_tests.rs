@@ -4,6 +4,7 @@
 //! python3-gi 3.42 (GLib 2.74), shaped like ostree-prepare-root's markers. Regenerate with
 //! `/usr/bin/python3 lib/src/deployment/marker_fixtures.py` (it prints `NAME HEX` lines).
 
+use super::super::gvariant::tests::unhex;
 use super::*;
 
 const PLAIN: &str = concat!(
@@ -46,12 +47,13 @@ const DUPLICATE2: &str = concat!(
     "040000000000000000287474291a364c86",
 );
 
-pub(crate) fn unhex(s: &str) -> Vec<u8> {
-    let s: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
-    s.chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-        .collect()
-}
+/// The marker Debian 13's ostree 2025.2 `ostree-prepare-root` wrote in the T3 VM (scenario 17
+/// prints it), for the deployment directory 65024:10802 (/dev/vda, 254:0).
+const DEBIAN13_PREPARE_ROOT: &str = concat!(
+    "6261636b696e672d726f6f742d6465766963652d696e6f64650000000000000000fe000000000000",
+    "322a00000000000000287474291a0000726f6f742e7472616e7369656e7400000000620f00000000",
+    "737973726f6f742d726f0000000000000100620b364c64",
+);
 
 /// Where the `(tt)` sits in [`PLAIN`]: after "backing-root-device-inode\0" padded to 8.
 const PLAIN_TT: std::ops::Range<usize> = 32..48;
@@ -102,6 +104,21 @@ fn ostree_prepare_root_without_composefs() {
 }
 
 #[test]
+fn the_marker_of_debian_13s_ostree_prepare_root() {
+    let b = unhex(DEBIAN13_PREPARE_ROOT);
+    assert_eq!(
+        backing_dev_ino(&b),
+        Some(DevIno {
+            dev: 65024,
+            ino: 10802
+        })
+    );
+    let names: Vec<&[u8]> = dict_entries(&b).unwrap().iter().map(|e| e.key).collect();
+    let want: [&[u8]; 3] = [BACKING_KEY, b"root.transient", b"sysroot-ro"];
+    assert_eq!(names, want);
+}
+
+#[test]
 fn composefs_marker_with_wide_offsets() {
     let b = unhex(COMPOSEFS);
     assert!(b.len() > 0xff, "2-byte framing offsets");
@@ -143,7 +160,14 @@ fn markers_without_a_usable_key() {
 
 #[test]
 fn malformed_markers_never_panic() {
-    for fixture in [PLAIN, COMPOSEFS, NOKEY, WRONGTYPE, DUPLICATE2] {
+    for fixture in [
+        PLAIN,
+        COMPOSEFS,
+        NOKEY,
+        WRONGTYPE,
+        DUPLICATE2,
+        DEBIAN13_PREPARE_ROOT,
+    ] {
         let bytes = unhex(fixture);
         // Cutting off the framing offsets leaves no valid dictionary of the same entries.
         for cut in 0..bytes.len() {
