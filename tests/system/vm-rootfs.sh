@@ -4,7 +4,9 @@
 #   * a Debian kernel, its modules and an initramfs made by dracut with ostree's module
 #     (ostree-boot: ostree-prepare-root.service turns the physical root into the deployment
 #     named by the ostree= karg, as Fedora's initramfs does), all in /usr/lib/modules/KVER/
-#     where `ostree admin deploy` finds them (vmlinuz, initramfs.img);
+#     where `ostree admin deploy` finds them (vmlinuz, initramfs.img). The same recipe on
+#     HOST_SUITE=trixie: ostree-boot 2025.2 still ships /usr/lib/dracut/modules.d/98ostree, for
+#     dracut 106 (dracut-ng); its ostree-prepare-root writes the GVariant /run/ostree-booted;
 #   * NetworkManager (with dnsmasq-base for its shared mode) beside systemd-networkd: the VM
 #     test boots once per network stack and masks the other on the kernel command line.
 #
