@@ -35,7 +35,7 @@
 #                    network, no machined registration on this machine)
 #       T3_NICE      niceness of QEMU (default 10: other tiers may run meanwhile)
 #       T3_TIMEOUT   seconds per boot (default 4500: TCG emulates every instruction; the
-#                    networkd boot took about 40 min on 2 busy cores)
+#                    networkd boot took about 40 min on 2 busy cores on Debian 12, 23 min on 13)
 #       T3_MEM, T3_CPUS  VM size (default 3072 MiB, 2)
 #       T3_TIME_SCALE    multiplies the scenarios' timeouts (default 6: TCG is that much slower)
 #       OSTREE_GUESTS_CACHE, MIRROR: see tests/lib
