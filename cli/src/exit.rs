@@ -30,6 +30,9 @@ Exit status:
   95  aborted (confirmation declined)
   96  an ostree command failed (its messages are shown)
   110 the stateroot is used by another guest
-  111 enable/disable: a later drop-in sets autostart, so nothing was changed";
+  111 enable/disable: a later drop-in sets autostart, so nothing was changed
+  112 `ostree container` is not available (Fedora: rpm-ostree provides it)
+  113 the container image could not be pulled (unreachable or invalid)
+  114 the container signature policy refused the image";
 
 pub type Result<T, E = Failure> = std::result::Result<T, E>;

@@ -55,6 +55,7 @@ fn peek_ref(host: &Host, refspec: &str) -> Result<Target> {
     Ok(Target {
         refspec: refspec.to_owned(),
         commit: host.ostree.rev_parse(refspec)?,
+        image: None,
     })
 }
 
