@@ -58,6 +58,9 @@ GUEST, the same in both (null: unknown, or not given by an invalid configuration
   warnings           [STRING] settings that weaken isolation
   dropin             {\"path\": STRING, \"exists\": bool} the generator's drop-in
   bootEntries        [DEPLOYMENT] every deployment of the stateroot, in boot-entry order
+  image              {\"reference\": STRING, \"digest\": STRING or null}: the container image
+                     `deployment` was deployed from (create --image) and its manifest digest,
+                     or null for a deployment of a ref or commit
 DEPLOYMENT: id (CHECKSUM.SERIAL), checksum, serial, index (0 is the host's default boot entry),
   version (or null), pinned (`ostree admin pin`), bootEntry (file), selected (the resolved one).
 Within v1 fields are only added, never renamed, removed or retyped: ignore unknown fields.
