@@ -68,25 +68,26 @@ fn pull_status(stderr: &str) -> i32 {
     }
 }
 
-/// Runs `ostree ARGS` with its stdout live on our stderr (a terminal) or captured, and its
-/// stderr captured for the failure message.
+/// Runs `ostree ARGS` captured, or `live` on the terminal: its progress bars draw on stderr
+/// (which it then keeps) and its stdout (the layer summary) goes to our stderr, so our stdout
+/// stays the command's result.
 fn run(args: &[OsString], live: bool) -> Result<std::process::Output> {
     let shown = show(args);
     progress::step(&format!("running {shown}"));
     let fail =
         |e: std::io::Error| Failure::new(OSTREE_FAILED, format!("cannot run `{shown}`: {e}"));
     let mut cmd = Command::new("ostree");
-    cmd.args(args).stdin(Stdio::null()).stderr(Stdio::piped());
+    cmd.args(args).stdin(Stdio::null());
     if live {
         let stderr = std::io::stderr()
             .as_fd()
             .try_clone_to_owned()
             .map_err(fail)?;
-        cmd.stdout(Stdio::from(stderr));
+        cmd.stdout(Stdio::from(stderr)).stderr(Stdio::inherit());
     } else {
-        cmd.stdout(Stdio::piped());
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    // Reads whatever is piped (stderr, and stdout when not live) until the command exits.
+    // Reads whatever is piped until the command exits.
     cmd.spawn()
         .and_then(std::process::Child::wait_with_output)
         .map_err(fail)
@@ -103,6 +104,9 @@ fn failure(code: i32, args: &[OsString], out: &std::process::Output, hint: &str)
             msg.push('\n');
             msg.push_str(text);
         }
+    }
+    if out.stderr.is_empty() && out.stdout.is_empty() {
+        msg.push_str(" its messages are above");
     }
     msg.push('\n');
     msg.push_str(hint);
@@ -130,7 +134,16 @@ pub fn pull(ostree: &Ostree, image: &ImageRef) -> Result<()> {
     if out.status.success() {
         return Ok(());
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // On a terminal the messages went there; what refused the image is then asked again
+    // with the manifest-only check, whose messages are captured.
+    let stderr = if live {
+        match manifest_changed(ostree, image) {
+            Err(f) => f.message,
+            Ok(_) => String::new(),
+        }
+    } else {
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
     let code = pull_status(&stderr);
     let hint = if code == IMAGE_SIGNATURE_REFUSED {
         format!(

@@ -283,6 +283,41 @@ fn a_full_boot_directory_leaves_nothing_behind() {
     assert!(!list.contains("v1"), "the pulled image is left: {list}");
 }
 
+#[test]
+fn pull_progress_on_a_terminal_only() {
+    skip_without_ostree_container!("pull_progress_on_a_terminal_only");
+    if Command::new("script").arg("--version").output().is_err() {
+        println!("SKIP: pull_progress_on_a_terminal_only: no script(1) (util-linux)");
+        return;
+    }
+    let mut e = Env::new();
+    let img = Images::new(&e);
+    e.commit("img/x86_64", "i1");
+    img.encapsulate(&e, "img/x86_64", "v1");
+    // Under a pseudo-terminal the pull's own report reaches it (its layer summary).
+    let args = format!("create web --image {}", img.reference("v1"));
+    let out = e
+        .with_env(&mut Command::new("script"))
+        .args(["-qec", &format!("exec \"$OG_CLI\" {args}"), "/dev/null"])
+        .env("OG_CLI", env!("CARGO_BIN_EXE_ostree-guests"))
+        .output()
+        .unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{tty}");
+    assert!(
+        tty.contains("layers needed"),
+        "no pull report on the terminal: {tty:?}"
+    );
+    // Captured, it is quiet.
+    e.commit("img/x86_64", "i2");
+    img.encapsulate(&e, "img/x86_64", "v1");
+    let (out, err) = e.cli_ok(&["upgrade", "web"], 0);
+    assert!(
+        !err.contains("layers needed") && !out.contains("layers needed"),
+        "pull report without a terminal: {err}"
+    );
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     let ok = Command::new("cp")
