@@ -64,13 +64,21 @@ pub(crate) fn pull(host: &Host, image: &ImageRef) -> Result<(Target, Pulled)> {
     ))
 }
 
-/// The origin file a deploy of `target` needs: the image reference, or none for a ref.
-pub(crate) fn origin_for(target: &Target) -> Result<Option<tempfile::NamedTempFile>> {
-    target
+/// The guarded deploy of `target`; for an image its origin names the image (a ref's origin is
+/// the one ostree writes for it).
+pub(crate) fn deploy(host: &Host, stateroot: &str, target: &Target, retain: bool) -> Result<Id> {
+    let origin = target
         .image
         .as_ref()
         .map(container::origin_file)
-        .transpose()
+        .transpose()?;
+    host.deploy(
+        stateroot,
+        &target.refspec,
+        &target.commit,
+        retain,
+        origin.as_ref().map(tempfile::NamedTempFile::path),
+    )
 }
 
 /// The image a deployment was deployed from (a malformed reference in an origin file that is

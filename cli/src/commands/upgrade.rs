@@ -414,14 +414,7 @@ fn apply(
             short(&target.commit)
         ));
     } else {
-        let origin = super::image::origin_for(target)?;
-        host.deploy(
-            stateroot,
-            &target.refspec,
-            &target.commit,
-            keep > 2,
-            origin.as_ref().map(tempfile::NamedTempFile::path),
-        )?;
+        super::image::deploy(host, stateroot, target, keep > 2)?;
     }
     if *pin == Pin::Auto {
         host.make_first(stateroot, &target.commit, keep, running)?;
