@@ -57,11 +57,18 @@ fn show(args: &[OsString]) -> String {
 }
 
 /// The exit status for a failed pull: the containers/image library words a policy refusal
-/// "Source image rejected" (and a missing or bad signature mentions "signature"); everything
-/// else is an unreachable or invalid image. The messages themselves are always shown.
+/// "Source image rejected" (and a missing or bad signature mentions "signature"), and
+/// ostree-ext refuses `ostree-image-signed:` while the policy's default accepts anything
+/// ("containers-policy.json specifies a default of `insecureAcceptAnything`"); everything else
+/// is an unreachable or invalid image. The messages themselves are always shown.
 fn pull_status(stderr: &str) -> i32 {
     let lower = stderr.to_ascii_lowercase();
-    if lower.contains("source image rejected") || lower.contains("signature") {
+    let refused = [
+        "source image rejected",
+        "signature",
+        "containers-policy.json",
+    ];
+    if refused.iter().any(|r| lower.contains(r)) {
         IMAGE_SIGNATURE_REFUSED
     } else {
         IMAGE_PULL_FAILED
@@ -147,7 +154,7 @@ pub fn pull(ostree: &Ostree, image: &ImageRef) -> Result<()> {
     let code = pull_status(&stderr);
     let hint = if code == IMAGE_SIGNATURE_REFUSED {
         format!(
-            "the image {image} was refused by the signature check: ostree-image-signed: follows the host's /etc/containers/policy.json, ostree-remote-image:REMOTE: the remote's keys; nothing was deployed"
+            "the image {image} was refused by the signature check: ostree-image-signed: needs a /etc/containers/policy.json that requires signatures for it (a default of insecureAcceptAnything is refused), ostree-remote-image:REMOTE: the remote's keys; nothing was deployed"
         )
     } else {
         format!(
@@ -274,6 +281,12 @@ mod tests {
         );
         assert_eq!(
             pull_status("A signature was required, but no signature exists"),
+            IMAGE_SIGNATURE_REFUSED
+        );
+        assert_eq!(
+            pull_status(
+                "containers-policy.json specifies a default of `insecureAcceptAnything`; refusing usage"
+            ),
             IMAGE_SIGNATURE_REFUSED
         );
         assert_eq!(

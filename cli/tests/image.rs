@@ -230,6 +230,42 @@ fn a_bad_image_leaves_the_sysroot_as_it_was() {
         assert!(!e.path("ostree/deploy/bad").exists());
         assert!(!e.config("bad.toml").exists());
     }
+    // A signature check that refuses: ostree-image-signed: under a policy whose default
+    // accepts anything (Debian's /etc/containers/policy.json, as shipped) is refused by
+    // ostree-ext itself; any policy that requires a signature refuses this unsigned image.
+    let (_, err) = e.cli_ok(
+        &["create", "bad", "--image", &img.reference("v1"), "--signed"],
+        114,
+    );
+    assert!(err.contains("signature check"), "{err}");
+    assert_eq!(snapshot(&e), before);
+    assert!(!e.config("bad.toml").exists());
+    // Without `ostree container`: in a mount namespace of its own, an empty directory hides
+    // the extension from the CLI (and from ostree).
+    let empty = e.sysroot.parent().unwrap().join("no-ext");
+    fs::create_dir_all(&empty).unwrap();
+    let out = e
+        .with_env(&mut Command::new("unshare"))
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\"")
+        .args([
+            "sh",
+            empty.to_str().unwrap(),
+            Path::new(EXTENSION).parent().unwrap().to_str().unwrap(),
+        ])
+        .args([
+            env!("CARGO_BIN_EXE_ostree-guests"),
+            "create",
+            "bad",
+            "--image",
+        ])
+        .arg(img.reference("v1"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(112), "{err}");
+    assert!(err.contains("rpm-ostree"), "{err}");
+    assert_eq!(snapshot(&e), before);
     // A contradiction of --signed and an unverified scheme is a usage error.
     let reference = format!("ostree-unverified-image:{}", img.reference("v1"));
     e.cli_ok(&["create", "bad", "--image", &reference, "--signed"], 64);
