@@ -195,7 +195,8 @@ fn create_upgrade_and_remove_a_guest_from_an_image() {
     e.cli_ok(&["rollback", "web"], 0);
     assert_eq!(e.resolved("web").unwrap().checksum, r1.checksum);
     // Rolled back to the old image: the image's newest commit is available again.
-    e.cli_ok(&["upgrade", "web", "--check"], 0);
+    let (out, _) = e.cli_ok(&["upgrade", "web", "--check"], 0);
+    assert!(out.contains("not the guest's deployment"), "{out}");
 
     // remove drops the image's refs with the guest.
     e.cli_ok(&["remove", "web"], 0);

@@ -47,7 +47,8 @@ pub const IMAGE_REF_PREFIX: &str = "ostree/container/image";
 /// The commit metadata key holding the image's manifest digest (`sha256:…`).
 pub const MANIFEST_DIGEST_KEY: &str = "ostree.manifest-digest";
 
-/// The `[origin]` key rpm-ostree and bootc write for a deployment of an image, and prune by.
+/// The `[origin]` key rpm-ostree and bootc write for a deployment of an image, and prune by
+/// (ostree-ext's `deploy::ORIGIN_CONTAINER`; bootc reads it back as an image reference).
 pub const ORIGIN_KEY: &str = "container-image-reference";
 
 fn bad(input: &str, why: &str) -> String {

@@ -23,6 +23,8 @@ enum Plan {
     ImageCheck {
         image: ImageRef,
         current: Deployment,
+        /// The registry (or OCI directory) has a manifest the repository does not.
+        changed: bool,
         available: bool,
     },
     Ready {
@@ -154,6 +156,7 @@ fn image_plan(
         };
         return Ok(Plan::ImageCheck {
             available: changed || !stored.as_deref().is_some_and(deployed),
+            changed,
             current: current.clone(),
             image,
         });
@@ -197,9 +200,19 @@ fn report_check(guest: &Guest, plan: &Plan) -> Result<bool> {
     let available = plan.available(pin);
     match plan {
         Plan::Skip(f) => println!("{}: skipped: {}", guest.name, f.message),
-        Plan::ImageCheck { image, current, .. } if available => println!(
-            "{}: update available: {image} has a new manifest (the guest runs {})",
+        Plan::ImageCheck {
+            image,
+            current,
+            changed,
+            ..
+        } if available => println!(
+            "{}: update available: {image} {} (the guest runs {})",
             guest.name,
+            if *changed {
+                "has a new manifest"
+            } else {
+                "was pulled already but is not the guest's deployment"
+            },
             current.label()
         ),
         Plan::ImageCheck { image, current, .. } => println!(
