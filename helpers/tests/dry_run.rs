@@ -2,6 +2,7 @@
 //! against a small hand-made sysroot (boot entries, bootlinks, a deployment directory) with
 //! each configuration under tests/helper/CASE/web.toml, and its output must equal
 //! tests/helper/CASE/expected.stdout (paths of the temporary sysroot shown as {sysroot}).
+//! Each case is a test of its own, named like its directory with dashes as underscores.
 //! UPDATE_GOLDEN=1 rewrites the expectations.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
@@ -9,56 +10,69 @@
 #[path = "../../tests/support/update_golden.rs"]
 mod update_golden;
 
+#[path = "../../tests/support/cases.rs"]
+mod cases;
+
 mod common;
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::Command;
 
-fn cases() -> Vec<PathBuf> {
-    common::case_dirs("helper")
-}
-
-#[test]
-fn dry_run_argv_matches_golden_files() {
-    let update = update_golden::update_golden();
+/// Runs the case `tests/helper/NAME`, or rewrites its expectation with UPDATE_GOLDEN=1.
+fn dry_run(name: &str) {
+    let case = cases::case_dir(env!("CARGO_MANIFEST_DIR"), "helper", name);
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("sysroot");
     common::sysroot(&root);
-    let all = cases();
-    assert!(
-        all.len() >= 10,
-        "expected the cases under tests/helper, found {}",
-        all.len()
-    );
-    for case in &all {
-        let cfg = common::config_root(tmp.path(), &[("web.toml", &case.join("web.toml"))]);
-        let out = Command::new(env!("CARGO_BIN_EXE_ostree-guest-start"))
-            .args(["--dry-run", "--no-register", "web"])
-            .env("OSTREE_GUESTS_ROOT", &cfg)
-            .env("OSTREE_GUESTS_SYSROOT", &root)
-            .env("OSTREE_GUESTS_BOOT", root.join("boot"))
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}exit status: {}\n",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            out.status
-                .code()
-                .map_or("signal".to_owned(), |c| c.to_string())
-        )
-        .replace(&root.display().to_string(), "{sysroot}");
-        let expected = case.join("expected.stdout");
-        if update {
-            fs::write(&expected, &text).unwrap();
-        } else {
-            let name = case.file_name().unwrap().to_string_lossy().into_owned();
-            similar_asserts::assert_eq!(
-                fs::read_to_string(&expected).unwrap_or_default(),
-                text,
-                "{name}"
-            );
-        }
+    let cfg = common::config_root(tmp.path(), &[("web.toml", &case.join("web.toml"))]);
+    let out = Command::new(env!("CARGO_BIN_EXE_ostree-guest-start"))
+        .args(["--dry-run", "--no-register", "web"])
+        .env("OSTREE_GUESTS_ROOT", &cfg)
+        .env("OSTREE_GUESTS_SYSROOT", &root)
+        .env("OSTREE_GUESTS_BOOT", root.join("boot"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}exit status: {}\n",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status
+            .code()
+            .map_or("signal".to_owned(), |c| c.to_string())
+    )
+    .replace(&root.display().to_string(), "{sysroot}");
+    let expected = case.join("expected.stdout");
+    if update_golden::update_golden() {
+        fs::write(&expected, &text).unwrap();
+    } else {
+        similar_asserts::assert_eq!(
+            fs::read_to_string(&expected).unwrap_or_default(),
+            text,
+            "{name}"
+        );
     }
+}
+
+cases::golden_cases! { dry_run;
+    bind_dev,
+    binds,
+    boot_writable,
+    config_invalid,
+    default,
+    environment,
+    network_bridge_ports,
+    network_host,
+    network_none,
+    network_zone,
+    ostree_tools,
+    pin_checksum,
+    pin_missing,
+    private_users_idmap,
+    profile_kubernetes,
+    security_options,
+}
+
+#[test]
+fn every_case_directory_has_a_test() {
+    cases::listed_cases_are_the_directories(env!("CARGO_MANIFEST_DIR"), "helper", CASES, 10);
 }
