@@ -76,3 +76,27 @@ cases::golden_cases! { dry_run;
 fn every_case_directory_has_a_test() {
     cases::listed_cases_are_the_directories(env!("CARGO_MANIFEST_DIR"), "helper", CASES, 10);
 }
+
+/// No file for the guest: the helper's wording of the library's one lookup (the remedy a unit's
+/// log can offer), exit 78.
+#[test]
+fn a_guest_without_configuration_is_named_with_the_units_remedy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("sysroot");
+    common::sysroot(&root);
+    let cfg = common::config_root(tmp.path(), &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_ostree-guest-start"))
+        .args(["--dry-run", "--no-register", "nope"])
+        .env("OSTREE_GUESTS_ROOT", &cfg)
+        .env("OSTREE_GUESTS_SYSROOT", &root)
+        .env("OSTREE_GUESTS_BOOT", root.join("boot"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "ostree-guest-start: no configuration for guest nope: create nope.toml in one of \
+         /etc/ostree-guests.d, /run/ostree-guests.d, /usr/lib/ostree-guests.d and run \
+         \"systemctl daemon-reload\"\n"
+    );
+}
