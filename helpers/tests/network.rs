@@ -325,3 +325,23 @@ fn veth_files_follow_the_guests_and_are_rewritten_only_when_they_change() {
     assert!(nm.join("other.nmconnection").exists());
     assert!(conf_dir.join("10-admin.conf").exists());
 }
+
+/// `--help` names exactly the network helper's statuses of lib/src/exit.rs (`exit::network::ALL`).
+#[test]
+fn help_lists_exactly_the_network_helpers_exit_statuses() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ostree-guests-network"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+    let (_, statuses) = text.split_once("Exit status:").unwrap();
+    let mut listed: Vec<i32> = statuses
+        .split(", ")
+        .map(|s| s.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    listed.sort_unstable();
+    let mut want = ostree_guests::exit::network::ALL.to_vec();
+    want.sort_unstable();
+    assert_eq!(listed, want, "{statuses}");
+}
