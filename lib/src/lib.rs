@@ -4,6 +4,7 @@
 //! binaries (generator, start helper, admin CLI) stay thin and every rule is unit-testable.
 
 pub mod atomic;
+pub mod bind_source;
 pub mod config;
 pub mod deployment;
 pub mod exit;
