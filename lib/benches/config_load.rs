@@ -1,15 +1,15 @@
 //! In-process cost of reading one guest's configuration, the generator's configuration step at
-//! N = 1 (issue 18: is the loader's single-file shortcut worth keeping?).
+//! N = 1: the most that any shortcut for the usual guest could save (issue 18 removed the
+//! single-file shortcut, which saved 0.05 % of the generator's time; docs/PERFORMANCE.md).
 //!
 //! Cases, on the benchmark guest file of benches/run.sh (a description, a port forward and a
 //! memory limit) in a scratch configuration root:
-//!   `config::load`, N=1         the whole step: find the files, check owners and modes, read,
-//!                               parse, check, claims
-//!   parse, single-file shortcut `fuzzing::load_texts`: the text straight into the model
-//!   parse, layered              `fuzzing::load_texts_layered`: positions, `x-` keys stripped,
-//!                               validated per layer (what every other file takes)
+//!   `config::load`, N=1   the whole step: find the files, check owners and modes, read, parse,
+//!                         check, claims
+//!   parse                 `config::load_texts` on the file's text: parsed with positions, `x-`
+//!                         keys stripped, validated (the part a parse shortcut would replace)
 //! benches/config-shortcut.sh runs it next to the generator's whole-process time at N = 1 and
-//! prints the ratio. `cargo bench -p ostree-guests --bench config_load` prints Markdown table
+//! prints the ratios. `cargo bench -p ostree-guests --bench config_load` prints Markdown table
 //! rows (median, p10, p90); without `--bench` (as `cargo test --benches` runs it) each case runs
 //! once, as a smoke test. `OSTREE_GUESTS_BENCH_DIR` (default /dev/shm) holds the scratch root.
 
@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ostree_guests::config;
-use ostree_guests::fuzzing::{load_texts, load_texts_layered};
+use ostree_guests::config::load_texts;
 use ostree_guests::name::MachineName;
 
 mod support;
@@ -55,15 +55,11 @@ fn run() -> Result<()> {
     let name = MachineName::parse("g1")?;
     let logical = Path::new("/etc/ostree-guests.d/g1.toml");
     let files: [(&Path, &[u8]); 1] = [(logical, GUEST.as_bytes())];
-    // Both parses must give the same valid settings, and the loader must find a valid guest,
-    // or the timings compare an error path.
-    let quick = load_texts(&name, &files)?;
-    if load_texts_layered(&name, &files)? != quick {
-        return Err("the shortcut and the layered parse disagree".into());
-    }
+    // Both must give the same valid settings, or the timings compare an error path.
+    let parsed = load_texts(&name, &files)?;
     let loaded = config::load(root);
     match loaded.guest("g1").map(|g| g.settings.as_ref()) {
-        Some(Ok(s)) if *s == quick => {}
+        Some(Ok(s)) if *s == parsed => {}
         other => return Err(format!("config::load: {other:?}").into()),
     }
 
@@ -72,17 +68,13 @@ fn run() -> Result<()> {
         std::hint::black_box(&l);
         Ok(())
     };
-    let shortcut = || -> Result<()> {
+    let parse = || -> Result<()> {
         std::hint::black_box(load_texts(&name, std::hint::black_box(&files))?);
         Ok(())
     };
-    let layered = || -> Result<()> {
-        std::hint::black_box(load_texts_layered(&name, std::hint::black_box(&files))?);
-        Ok(())
-    };
     // Interleaved in blocks, so that load drifting during the run hits every case alike.
-    let mut all: [Vec<std::time::Duration>; 3] = Default::default();
-    let cases: [&dyn Fn() -> Result<()>; 3] = [&load, &shortcut, &layered];
+    let mut all: [Vec<std::time::Duration>; 2] = Default::default();
+    let cases: [&dyn Fn() -> Result<()>; 2] = [&load, &parse];
     let blocks = 10;
     for case in &cases {
         for _ in 0..warmup {
@@ -101,11 +93,7 @@ fn run() -> Result<()> {
             all[i].extend(times);
         }
     }
-    let names = [
-        "`config::load`, N=1",
-        "parse, single-file shortcut",
-        "parse, layered",
-    ];
+    let names = ["`config::load`, N=1", "parse"];
     for (name, times) in names.iter().zip(all) {
         println!("{}", Stats::of(times).row(name, 1));
     }

@@ -65,13 +65,4 @@ pub mod fuzzing {
     ) -> Result<Settings, ConfigError> {
         crate::config::load_texts(name, files)
     }
-
-    /// The same without the shortcut for a single file: parsed with positions, `x-` keys
-    /// stripped, deserialized from the table. [`load_texts`] must agree with it.
-    pub fn load_texts_layered(
-        name: &MachineName,
-        files: &[(&Path, &[u8])],
-    ) -> Result<Settings, ConfigError> {
-        crate::config::load_texts_layered(name, files)
-    }
 }
