@@ -15,23 +15,30 @@ mod cases;
 
 mod common;
 
-use std::fs;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
-/// Runs the case `tests/helper/NAME`, or rewrites its expectation with UPDATE_GOLDEN=1.
-fn dry_run(name: &str) {
-    let case = cases::case_dir(env!("CARGO_MANIFEST_DIR"), "helper", name);
+/// `ostree-guest-start --dry-run --no-register NAME` with `files` as its configuration, on the
+/// one-deployment sysroot; also returns the sysroot's path.
+fn start_dry(files: &[(&str, &Path)], name: &str) -> (Output, String) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("sysroot");
     common::sysroot(&root);
-    let cfg = common::config_root(tmp.path(), &[("web.toml", &case.join("web.toml"))]);
+    let cfg = common::config_root(tmp.path(), files);
     let out = Command::new(env!("CARGO_BIN_EXE_ostree-guest-start"))
-        .args(["--dry-run", "--no-register", "web"])
+        .args(["--dry-run", "--no-register", name])
         .env("OSTREE_GUESTS_ROOT", &cfg)
         .env("OSTREE_GUESTS_SYSROOT", &root)
         .env("OSTREE_GUESTS_BOOT", root.join("boot"))
         .output()
         .unwrap();
+    (out, root.display().to_string())
+}
+
+/// Runs the case `tests/helper/NAME`, or rewrites its expectation with UPDATE_GOLDEN=1.
+fn dry_run(name: &str) {
+    let case = cases::case_dir(env!("CARGO_MANIFEST_DIR"), "helper", name);
+    let (out, root) = start_dry(&[("web.toml", &case.join("web.toml"))], "web");
     let text = format!(
         "{}{}exit status: {}\n",
         String::from_utf8_lossy(&out.stdout),
@@ -40,17 +47,8 @@ fn dry_run(name: &str) {
             .code()
             .map_or("signal".to_owned(), |c| c.to_string())
     )
-    .replace(&root.display().to_string(), "{sysroot}");
-    let expected = case.join("expected.stdout");
-    if update_golden::update_golden() {
-        fs::write(&expected, &text).unwrap();
-    } else {
-        similar_asserts::assert_eq!(
-            fs::read_to_string(&expected).unwrap_or_default(),
-            text,
-            "{name}"
-        );
-    }
+    .replace(&root, "{sysroot}");
+    update_golden::compare_or_update(&case.join("expected.stdout"), &text, name);
 }
 
 cases::golden_cases! { dry_run;
@@ -81,17 +79,7 @@ fn every_case_directory_has_a_test() {
 /// log can offer), exit 78.
 #[test]
 fn a_guest_without_configuration_is_named_with_the_units_remedy() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("sysroot");
-    common::sysroot(&root);
-    let cfg = common::config_root(tmp.path(), &[]);
-    let out = Command::new(env!("CARGO_BIN_EXE_ostree-guest-start"))
-        .args(["--dry-run", "--no-register", "nope"])
-        .env("OSTREE_GUESTS_ROOT", &cfg)
-        .env("OSTREE_GUESTS_SYSROOT", &root)
-        .env("OSTREE_GUESTS_BOOT", root.join("boot"))
-        .output()
-        .unwrap();
+    let (out, _) = start_dry(&[], "nope");
     assert_eq!(out.status.code(), Some(78), "{out:?}");
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),

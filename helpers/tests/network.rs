@@ -77,17 +77,11 @@ fn rendered(name: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let root = staged_root(&case, tmp.path());
     for backend in ["networkd", "networkmanager"] {
-        let text = dry_run(&root, backend);
-        let expected = case.join(format!("expected.{backend}"));
-        if update_golden::update_golden() {
-            fs::write(&expected, &text).unwrap();
-        } else {
-            similar_asserts::assert_eq!(
-                fs::read_to_string(&expected).unwrap_or_default(),
-                text,
-                "{name} ({backend})"
-            );
-        }
+        update_golden::compare_or_update(
+            &case.join(format!("expected.{backend}")),
+            &dry_run(&root, backend),
+            &format!("{name} ({backend})"),
+        );
     }
 }
 
