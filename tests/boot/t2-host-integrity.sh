@@ -34,10 +34,8 @@
 # shellcheck disable=SC2016
 set -uo pipefail
 
-T2_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
-REPO=$(realpath "$T2_DIR/../..")
 # shellcheck source=tests/lib/boot.sh
-. "$REPO/tests/lib/boot.sh"
+. "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../lib/boot.sh"
 # shellcheck source=tests/lib/integrity.sh
 . "$REPO/tests/lib/integrity.sh"
 

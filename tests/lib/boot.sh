@@ -1,11 +1,9 @@
 # shellcheck shell=bash
 # Guest lifecycle for the boot tests (sourced): start guests through the start helper without
 # systemd, wait for multi-user.target, run commands inside, stop them, clean up. It sources
-# common.sh and mk-sysroot.sh, so a T2 script starts with
+# common.sh and mk-sysroot.sh and sets REPO (the repository's root), so a T2 script starts with
 #
-#   T2_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
-#   REPO=$(realpath "$T2_DIR/../..")
-#   . "$REPO/tests/lib/boot.sh"
+#   . "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../lib/boot.sh"
 #   t2_init /dev/shm/ostree-guests-t2-NAME [PACKAGE...]   # root, packages, variables, boot_setup
 #   t2_fresh_work                                         # empty WORK, LOGS, config directory
 #   t2_need_helper                                        # the helper, built when missing
@@ -14,7 +12,8 @@
 # sets them itself before boot_setup: traps, helper environment). Guests are started with the
 # helper's --no-register: there is no machined where PID 1 is not systemd.
 
-_BOOT_LIB=$(dirname "${BASH_SOURCE[0]}")
+_BOOT_LIB=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+REPO=$(realpath "$_BOOT_LIB/../..")
 # shellcheck source=tests/lib/common.sh
 . "$_BOOT_LIB/common.sh"
 # shellcheck source=tests/lib/mk-sysroot.sh
@@ -72,7 +71,7 @@ timing() { printf 'TIMING: %s %ss\n' "$1" "$2"; }
 # ---- the T2 scripts' common start -----------------------------------------------------
 # t2_init WORKDIR [PACKAGE...]: root, the boot tests' packages and PACKAGE..., the variables
 # (WORK is T2_WORKDIR or WORKDIR; HELPER is OSTREE_GUEST_START or the debug build under
-# CARGO_TARGET_DIR, default <repo>/target), then boot_setup. REPO must be set.
+# CARGO_TARGET_DIR, default <repo>/target), then boot_setup.
 t2_init() {
 	local workdir=$1
 	shift

@@ -63,7 +63,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-
 t_start=$EPOCHREALTIME
 mkdir -p "$WORK"
 WORK=$(realpath "$WORK")
