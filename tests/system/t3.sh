@@ -53,19 +53,12 @@ cleanup() {
 		kill -KILL "$QEMU_PID" 2>/dev/null
 		wait "$QEMU_PID" 2>/dev/null
 	fi
-	if [ "${T3_KEEP:-0}" != 1 ]; then
-		remove_tree "$WORK/sysroot"
-		rm -rf --one-file-system "$WORK/host-stage"
-		rm -f "$WORK/disk.img"
-	fi
+	host_work_remove "${T3_KEEP:-0}" "$WORK/disk.img"
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 t_start=$EPOCHREALTIME
-mkdir -p "$WORK"
-WORK=$(realpath "$WORK")
+host_work_start
 build_host_sysroot "$WORK" || die "building the sysroot failed"
 SYSROOT=$WORK/sysroot
 

@@ -52,19 +52,14 @@ cleanup() {
 		log "cleanup: mounts left below $WORK:"
 		findmnt -rn -o TARGET | grep -F "$WORK" >&2
 		rc=1
-	elif [ "${T3A_KEEP:-0}" != 1 ]; then
-		remove_tree "$WORK/sysroot"
-		rm -rf --one-file-system "$WORK/host-stage"
-		rm -f "$WORK/empty"
+	else
+		host_work_remove "${T3A_KEEP:-0}" "$WORK/empty"
 	fi
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 t_start=$EPOCHREALTIME
-mkdir -p "$WORK"
-WORK=$(realpath "$WORK")
+host_work_start
 rm -rf "$SHARE" "$WORK/console.log"
 mkdir -p "$SHARE"
 
