@@ -79,7 +79,7 @@ const IMAGE_HELP: &str = "Container images (--image): the image is pulled into t
 const AUTOSTART_HELP: &str = "The guest's main file is never edited. Neither verb starts or stops the guest now (`systemctl start|stop systemd-nspawn@NAME.service` does). A drop-in that sorts after 50-autostart.toml and sets autostart wins over ours: then nothing is changed and the exit status is 111, naming that file. Without systemd running, the daemon-reload is skipped.\n\nExamples:\n  ostree-guests disable web\n  ostree-guests enable web";
 
 fn epilog() -> String {
-    format!("{EXAMPLES}\n{}", crate::exit::HELP_TABLE)
+    format!("{EXAMPLES}\n{}", ostree_guests::exit::cli::help_table())
 }
 
 #[derive(Debug, Parser)]

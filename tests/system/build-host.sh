@@ -139,6 +139,25 @@ _t3a_abort() {
 	die "$2"
 }
 
+# host_work_start: the caller's cleanup on exit, status 130 on a signal; WORK made and absolute.
+host_work_start() {
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	mkdir -p "$WORK"
+	WORK=$(realpath "$WORK")
+}
+
+# host_work_remove KEEP [FILE...]: unless KEEP is 1 (T3A_KEEP, T3_KEEP), the sysroot and the
+# staged host tree below WORK go, and FILE... with them.
+host_work_remove() {
+	local keep=$1
+	shift
+	[ "$keep" = 1 ] && return 0
+	remove_tree "$WORK/sysroot"
+	rm -rf --one-file-system "$WORK/host-stage"
+	rm -f "$@"
+}
+
 build_host_sysroot() {
 	local work=$1 t0 host_tar sysroot stage repo hostdep mkpid rc=0
 	[ -n "$work" ] || die "usage: build_host_sysroot WORKDIR"

@@ -53,21 +53,12 @@ cleanup() {
 		kill -KILL "$QEMU_PID" 2>/dev/null
 		wait "$QEMU_PID" 2>/dev/null
 	fi
-	if [ "${T3_KEEP:-0}" != 1 ]; then
-		remove_tree "$WORK/sysroot"
-		rm -rf --one-file-system "$WORK/host-stage"
-		rm -f "$WORK/disk.img"
-	fi
+	host_work_remove "${T3_KEEP:-0}" "$WORK/disk.img"
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-span() { local us=$((${2/./} - ${1/./})); printf '%d.%d' $((us / 1000000)) $(((us % 1000000) / 100000)); }
 
 t_start=$EPOCHREALTIME
-mkdir -p "$WORK"
-WORK=$(realpath "$WORK")
+host_work_start
 build_host_sysroot "$WORK" || die "building the sysroot failed"
 SYSROOT=$WORK/sysroot
 
@@ -88,7 +79,7 @@ mkfs.ext4 -q -F -L ostree-sysroot -d "$SYSROOT" "$WORK/disk.img" 10G >"$WORK/mkf
 	{ cat "$WORK/mkfs.log" >&2; die "mkfs.ext4 -d $SYSROOT failed"; }
 remove_tree "$SYSROOT"
 t_built=$EPOCHREALTIME
-log "t3: disk image $(du -h "$WORK/disk.img" | cut -f1) used ($(span "$t_start" "$t_built")s since start)"
+log "t3: disk image $(du -h "$WORK/disk.img" | cut -f1) used ($(elapsed_since "$t_start" "$t_built")s since start)"
 
 accel=${T3_ACCEL:-tcg}
 # "tcg,thread=multi" is one argument of -accel
@@ -100,7 +91,7 @@ boot() {
 	local name=$1 extra=$2 selection=$3 share=$WORK/share-$1 t0=$EPOCHREALTIME rc=0
 	rm -rf "$share"
 	mkdir -p "$share"
-	install -m 0644 "$T3_DIR/scenarios.sh" "$T3_DIR/scenario-nm.sh" "$share/"
+	install -m 0644 "$T3_DIR/scenarios.sh" "$T3_DIR/scenario-nm.sh" "$T3_DIR/../lib/common.sh" "$share/"
 	printf 'TIER=vm\nSCENARIOS="%s"\nTIME_SCALE=%s\n' "$selection" "${T3_TIME_SCALE:-6}" >"$share/tier.env"
 	log "t3: boot '$name' (${accel}, timeout ${TIMEOUT}s): scenarios $selection; console $WORK/console-$name.log"
 	timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
@@ -114,7 +105,7 @@ boot() {
 	QEMU_PID=$!
 	wait "$QEMU_PID" || rc=$?
 	QEMU_PID=
-	log "t3: boot '$name' ended rc=$rc after $(span "$t0" "$EPOCHREALTIME")s"
+	log "t3: boot '$name' ended rc=$rc after $(elapsed_since "$t0")s"
 	if [ -s "$share/scenarios.log" ]; then
 		grep -v '^[0-9]* passed, [0-9]* failed$' "$share/scenarios.log" | sed "s/^/[$name] /"
 		N_PASS=$((N_PASS + $(grep -c '^PASS: ' "$share/scenarios.log")))
@@ -128,7 +119,7 @@ boot() {
 	elif [ "$(cat "$share/rc")" != 0 ] && ! grep -q '^FAIL: ' "$share/scenarios.log"; then
 		fail "[$name] the in-host scenario script exited 0" "rc=$(cat "$share/rc")"
 	fi
-	echo "TIMING: boot $name $(span "$t0" "$EPOCHREALTIME")s"
+	echo "TIMING: boot $name $(elapsed_since "$t0")s"
 }
 
 for b in $BOOTS; do
@@ -140,6 +131,6 @@ for b in $BOOTS; do
 	*) die "T3_BOOTS: unknown boot '$b' (networkd, networkmanager)" ;;
 	esac
 done
-echo "TIMING: build $(span "$t_start" "$t_built")s, total $(span "$t_start" "$EPOCHREALTIME")s"
+echo "TIMING: build $(elapsed_since "$t_start" "$t_built")s, total $(elapsed_since "$t_start")s"
 log "t3: logs in $WORK/share-* and $WORK/console-*.log"
 check_summary

@@ -52,19 +52,14 @@ cleanup() {
 		log "cleanup: mounts left below $WORK:"
 		findmnt -rn -o TARGET | grep -F "$WORK" >&2
 		rc=1
-	elif [ "${T3A_KEEP:-0}" != 1 ]; then
-		remove_tree "$WORK/sysroot"
-		rm -rf --one-file-system "$WORK/host-stage"
-		rm -f "$WORK/empty"
+	else
+		host_work_remove "${T3A_KEEP:-0}" "$WORK/empty"
 	fi
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 t_start=$EPOCHREALTIME
-mkdir -p "$WORK"
-WORK=$(realpath "$WORK")
+host_work_start
 rm -rf "$SHARE" "$WORK/console.log"
 mkdir -p "$SHARE"
 
@@ -73,7 +68,7 @@ t_built=$EPOCHREALTIME
 SYSROOT=$WORK/sysroot
 HOSTDEP=$(cat "$WORK/host-deployment")
 install -m 0644 "${T3A_SCENARIOS:-$T3A_DIR/scenarios.sh}" "$SHARE/scenarios.sh"
-install -m 0644 "$T3A_DIR/scenario-remote.sh" "$SHARE/"
+install -m 0644 "$T3A_DIR/scenario-remote.sh" "$T3A_DIR/../lib/common.sh" "$SHARE/"
 make_signed_remote "$SHARE/remote" "$SYSROOT" || die "making the signed remote failed"
 : >"$WORK/empty" # ostree-prepare-root leaves an empty /run/ostree-booted (and the ro stamp)
 
@@ -125,7 +120,6 @@ if [ ! -s "$SHARE/rc" ]; then
 elif [ "$(cat "$SHARE/rc")" != 0 ] && [ "$N_FAIL" = 0 ]; then
 	fail "the in-host scenario script exited 0" "rc=$(cat "$SHARE/rc")"
 fi
-span() { local us=$((${2/./} - ${1/./})); printf '%d.%d' $((us / 1000000)) $(((us % 1000000) / 100000)); }
-echo "TIMING: build $(span "$t_start" "$t_built")s, boot + scenarios $(span "$t_built" "$t_done")s, total $(span "$t_start" "$t_done")s"
+echo "TIMING: build $(elapsed_since "$t_start" "$t_built")s, boot + scenarios $(elapsed_since "$t_built" "$t_done")s, total $(elapsed_since "$t_start" "$t_done")s"
 log "t3a: logs in $SHARE and $WORK/console.log"
 check_summary

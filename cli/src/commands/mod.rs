@@ -14,6 +14,7 @@ use std::io;
 
 use ostree_guests::config::{self, Guest, Loaded, Settings};
 use ostree_guests::name::MachineName;
+use ostree_guests::start_plan::{self, Asker};
 
 use crate::args::{Cli, Command, OptSource};
 use crate::exit::{CONFIG_INVALID, Failure, Result, USAGE};
@@ -44,18 +45,11 @@ pub(crate) fn parse_name(name: &str) -> Result<MachineName> {
         .map_err(|e| Failure::new(USAGE, format!("invalid guest name {name:?}: {e}")))
 }
 
+/// The library's one lookup (`start_plan::find_guest`), worded for the admin. A malformed name
+/// is a usage error (64) before anything is looked up.
 pub(crate) fn find_guest<'a>(loaded: &'a Loaded, name: &str) -> Result<&'a Guest> {
     parse_name(name)?;
-    if let Some(g) = loaded.guest(name) {
-        return Ok(g);
-    }
-    Err(Failure::new(
-        CONFIG_INVALID,
-        format!(
-            "no guest {name}: none of {} exists (`ostree-guests create {name} --ref REF` makes one)",
-            files::search_path(name)
-        ),
-    ))
+    start_plan::find_guest(loaded, name, Asker::Admin)
 }
 
 pub(crate) fn valid(guest: &Guest) -> Result<&Settings> {
