@@ -78,25 +78,9 @@ timing "sysroot build" "$(elapsed_since "$t0")"
 REPO_ARG=--repo=$SYSROOT/ostree/repo
 HOST_DEP=$(ostree_status_deployment "$SYSROOT" host)
 
-# make_image N: the test guest's tree (the cached base) plus /usr/share/ostree-guests-test/
-# {stateroot,image-version}, committed and encapsulated as oci:$OCI:latest
-make_image() {
-	local ovl
-	ovl=$(mktemp -d "$WORK/.ovl.XXXXXX") || return 1
-	mkdir -p "$ovl/usr/share/ostree-guests-test" "$ovl/usr/etc"
-	chmod -R 0755 "$ovl"
-	echo img >"$ovl/usr/share/ostree-guests-test/stateroot"
-	echo img >"$ovl/usr/etc/hostname"
-	echo "$1" >"$ovl/usr/share/ostree-guests-test/image-version"
-	ostree "$REPO_ARG" commit --branch=img-src --tree=ref=ostree-guests-test/base --tree=dir="$ovl" \
-		--subject="image $1" --add-metadata-string=version="img-$1" >/dev/null || return 1
-	rm -rf "$ovl"
-	ostree container encapsulate "$REPO_ARG" img-src "oci:$OCI:latest" >/dev/null
-}
-
 log "== image 1"
 t0=$EPOCHREALTIME
-make_image 1 || die "making image 1 failed"
+oci_test_image "$SYSROOT/ostree/repo" "$OCI:latest" 1 || die "making image 1 failed"
 timing "commit + encapsulate image 1" "$(elapsed_since "$t0")"
 
 t0=$EPOCHREALTIME
@@ -126,7 +110,7 @@ fi
 
 log "== image 2 under the same tag, upgrade"
 t0=$EPOCHREALTIME
-make_image 2 || die "making image 2 failed"
+oci_test_image "$SYSROOT/ostree/repo" "$OCI:latest" 2 || die "making image 2 failed"
 timing "commit + encapsulate image 2" "$(elapsed_since "$t0")"
 check "upgrade --check finds the new image (exit 0)" "${OG[@]}" upgrade img --check
 t0=$EPOCHREALTIME

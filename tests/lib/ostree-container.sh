@@ -6,6 +6,11 @@
 #                             CLI) with `cargo build --release --locked` into a cache directory
 #                             keyed by a hash of its Cargo.lock, its sources and `rustc -V`, and
 #                             installs it as $OSTREE_CONTAINER_EXT. Prints nothing on stdout.
+#   oci_test_image REPO DIR:TAG N
+#                             the test guest's tree (branch ostree-guests-test/base of REPO, from
+#                             tests/lib/mk-sysroot.sh) plus /usr/share/ostree-guests-test/
+#                             {stateroot,image-version} = "img", N, committed on branch img-src
+#                             and encapsulated with `ostree container encapsulate` as oci:DIR:TAG
 #
 # Debian's and Fedora's `ostree` run /usr/libexec/libostree/ext/ostree-container for the
 # `container` subcommand; on Fedora that is a link to rpm-ostree, which embeds the same CLI.
@@ -74,4 +79,18 @@ _ostree_container_works() {
 	*encapsulate*) return 0 ;;
 	*) log "ostree container --help did not reach the extension: $out"; return 1 ;;
 	esac
+}
+
+oci_test_image() {
+	local repo=$1 dest=$2 n=$3 ovl
+	ovl=$(mktemp -d "${OSTREE_GUESTS_SCRATCH:-/dev/shm}/.oci-test-image.XXXXXX") || return 1
+	mkdir -p "$ovl/usr/share/ostree-guests-test" "$ovl/usr/etc"
+	chmod -R 0755 "$ovl"
+	echo img >"$ovl/usr/share/ostree-guests-test/stateroot"
+	echo img >"$ovl/usr/etc/hostname"
+	echo "$n" >"$ovl/usr/share/ostree-guests-test/image-version"
+	ostree --repo="$repo" commit --branch=img-src --tree=ref=ostree-guests-test/base --tree=dir="$ovl" \
+		--subject="image $n" --add-metadata-string=version="img-$n" >/dev/null || { rm -rf "$ovl"; return 1; }
+	rm -rf "$ovl"
+	ostree container encapsulate --repo="$repo" img-src "oci:$dest" >/dev/null
 }
