@@ -94,6 +94,12 @@ pub mod cli {
     pub const STATEROOT_IN_USE: i32 = 110;
     /// A later configuration file overrides the setting `enable`/`disable` writes.
     pub const OVERRIDDEN: i32 = 111;
+    /// `ostree container` is not available (on Fedora rpm-ostree provides it).
+    pub const NO_OSTREE_CONTAINER: i32 = 112;
+    /// `ostree container image pull` failed: the image is unreachable or invalid.
+    pub const IMAGE_PULL_FAILED: i32 = 113;
+    /// The host's container signature policy refused the image.
+    pub const IMAGE_SIGNATURE_REFUSED: i32 = 114;
 
     /// The start helper's statuses that the CLI exits with too: its own usage errors, and what
     /// loading a guest and resolving its deployment report (`render` passes the helper's dry
@@ -171,6 +177,18 @@ pub mod cli {
         (
             OVERRIDDEN,
             "enable/disable: a later drop-in sets autostart, so nothing was changed",
+        ),
+        (
+            NO_OSTREE_CONTAINER,
+            "`ostree container` is not available (Fedora: rpm-ostree provides it)",
+        ),
+        (
+            IMAGE_PULL_FAILED,
+            "the container image could not be pulled (unreachable or invalid)",
+        ),
+        (
+            IMAGE_SIGNATURE_REFUSED,
+            "the container signature policy refused the image",
         ),
     ];
 
@@ -328,6 +346,9 @@ mod tests {
             cli::OSTREE_FAILED,
             cli::STATEROOT_IN_USE,
             cli::OVERRIDDEN,
+            cli::NO_OSTREE_CONTAINER,
+            cli::IMAGE_PULL_FAILED,
+            cli::IMAGE_SIGNATURE_REFUSED,
             network::NO_BACKEND,
             network::FAILED,
         ];

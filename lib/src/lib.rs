@@ -10,6 +10,7 @@ pub mod deployment;
 pub mod exit;
 pub mod fs_kind;
 pub mod guest_path;
+pub mod image_ref;
 pub mod mounts;
 pub mod name;
 pub mod network;

@@ -118,6 +118,12 @@ _t3a_host_payload() {
 	chmod 0755 "$t/usr/libexec/ostree-guests-t3a/run-scenarios"
 	systemctl --root="$t" enable t3a-sysroot-ro.service t3a-scenarios.service >/dev/null 2>&1
 	[ "$HOST_KIND" = vm ] && _t3_vm_payload "$t"
+	# `ostree container` as on Fedora Atomic, where rpm-ostree provides it (scenario 17): the
+	# test-only build installed here by tests/lib/ostree-container.sh, when there is one
+	local ext=/usr/libexec/libostree/ext/ostree-container
+	if [ "$HOST_KIND" = container ] && [ -x "$ext" ]; then
+		install -D -m 0755 "$ext" "$t$ext"
+	fi
 	return 0
 }
 

@@ -35,6 +35,8 @@ want() {
 	13 | 14) [ "$TIER" = vm ] ;;
 	# the signed remote is made by t3a.sh before the host boots (tests/system/remote-repo.sh)
 	15 | 16) [ "$TIER" = container ] ;;
+	# the images, ostree container and skopeo are in the container host only (t3a.sh)
+	17) [ "$TIER" = container ] ;;
 	*) return 0 ;;
 	esac
 }
@@ -617,6 +619,9 @@ fi
 # ---- 15. the README's first guest from a signed HTTP remote; 16. restart to apply ------------------
 # shellcheck source=tests/system/scenario-remote.sh
 [ -r /var/mnt/share/scenario-remote.sh ] && . /var/mnt/share/scenario-remote.sh
+# ---- 17. a guest from a container image ---------------------------------------------------------
+# shellcheck source=tests/system/scenario-image.sh
+[ -r /var/mnt/share/scenario-image.sh ] && . /var/mnt/share/scenario-image.sh
 scenario end ""
 info "done"
 printf '%d passed, %d failed\n' "$N_PASS" "$N_FAIL"

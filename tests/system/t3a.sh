@@ -27,6 +27,8 @@ T3A_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 . "$T3A_DIR/build-host.sh"
 # shellcheck source=tests/system/remote-repo.sh
 . "$T3A_DIR/remote-repo.sh"
+# shellcheck source=tests/lib/ostree-container.sh
+. "$T3A_DIR/../lib/ostree-container.sh"
 
 need_root
 ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux make
@@ -63,12 +65,20 @@ host_work_start
 rm -rf "$SHARE" "$WORK/console.log"
 mkdir -p "$SHARE"
 
+# `ostree container` here (the images of scenario 17) and in the host image (build-host.sh
+# copies the extension when it is installed here)
+ensure_ostree_container || die "ostree container is not available (tests/lib/ostree-container.sh)"
 build_host_sysroot "$WORK" || die "building the sysroot failed"
 t_built=$EPOCHREALTIME
 SYSROOT=$WORK/sysroot
 HOSTDEP=$(cat "$WORK/host-deployment")
 install -m 0644 "${T3A_SCENARIOS:-$T3A_DIR/scenarios.sh}" "$SHARE/scenarios.sh"
-install -m 0644 "$T3A_DIR/scenario-remote.sh" "$T3A_DIR/../lib/common.sh" "$SHARE/"
+install -m 0644 "$T3A_DIR/scenario-remote.sh" "$T3A_DIR/scenario-image.sh" "$T3A_DIR/../lib/common.sh" "$SHARE/"
+mkdir -p "$SHARE/images"
+{
+	oci_test_image "$SYSROOT/ostree/repo" "$SHARE/images/oci:latest" 1 &&
+		oci_test_image "$SYSROOT/ostree/repo" "$SHARE/images/oci-2:latest" 2
+} || die "making the images of scenario 17 failed"
 make_signed_remote "$SHARE/remote" "$SYSROOT" || die "making the signed remote failed"
 : >"$WORK/empty" # ostree-prepare-root leaves an empty /run/ostree-booted (and the ro stamp)
 

@@ -4,6 +4,7 @@ mod autostart;
 mod check;
 mod claims;
 mod create;
+mod image;
 mod info;
 mod pin;
 mod remove;
@@ -73,6 +74,8 @@ pub(crate) struct Target {
     /// What `ostree admin deploy` gets (the ref, so the origin records it for later upgrades).
     pub refspec: String,
     pub commit: String,
+    /// Deployed from this container image (its origin records it instead of the ref).
+    pub image: Option<ostree_guests::image_ref::ImageRef>,
 }
 
 pub(crate) fn resolve_target(host: &Host, source: &OptSource) -> Result<Option<Target>> {
@@ -81,6 +84,7 @@ pub(crate) fn resolve_target(host: &Host, source: &OptSource) -> Result<Option<T
         return Ok(Some(Target {
             refspec: commit.clone(),
             commit,
+            image: None,
         }));
     }
     let Some(r) = &source.refspec else {
@@ -97,6 +101,7 @@ pub(crate) fn target_of_ref(host: &Host, refspec: &str) -> Result<Target> {
     Ok(Target {
         refspec: refspec.to_owned(),
         commit: host.ostree.rev_parse(refspec)?,
+        image: None,
     })
 }
 
