@@ -58,15 +58,28 @@ GUEST, the same in both (null: unknown, or not given by an invalid configuration
   warnings           [STRING] settings that weaken isolation
   dropin             {\"path\": STRING, \"exists\": bool} the generator's drop-in
   bootEntries        [DEPLOYMENT] every deployment of the stateroot, in boot-entry order
+  image              {\"reference\": STRING, \"digest\": STRING or null}: the container image
+                     `deployment` was deployed from (create --image) and its manifest digest,
+                     or null for a deployment of a ref or commit
 DEPLOYMENT: id (CHECKSUM.SERIAL), checksum, serial, index (0 is the host's default boot entry),
   version (or null), pinned (`ostree admin pin`), bootEntry (file), selected (the resolved one).
 Within v1 fields are only added, never renamed, removed or retyped: ignore unknown fields.
 An incompatible change comes as apiVersion ostree-guests/v2.";
 
+/// `create --help`: from refs and commits, then from container images.
+fn create_help() -> String {
+    format!("{CREATE_HELP}\n\n{IMAGE_HELP}")
+}
+
+const CREATE_HELP: &str = "Examples:\n  ostree-guests create web --ref fedora-iot:fedora/stable/x86_64/iot --port 8080:80\n  ostree-guests create desk --ref fedora:fedora/43/x86_64/silverblue\n  ostree-guests create k3s --ref fedora-iot:fedora/stable/x86_64/iot --profile kubernetes --no-autostart\n\nREMOTE must be a remote of the host's repository (ostree remote list): Fedora IoT hosts have fedora-iot, Silverblue and Kinoite hosts have fedora; see README or ostree-guests(1) for the ostree remote add line of the other\n\nWithout configuration options, an existing configuration of NAME (e.g. /etc/ostree-guests.d/NAME.toml written by Butane) is used as it is: create makes the stateroot and deployment it describes and never rewrites it. Re-running with the same arguments changes nothing; configuration options that differ from an existing file need --force.";
+
+/// `create --help`: guests from container images.
+const IMAGE_HELP: &str = "Container images (--image): the image is pulled into the sysroot's repository with `ostree container image pull` (rpm-ostree provides `ostree container` on Fedora; exit 112 without it), deployed like a commit, and its deployment's origin records container-image-reference=IMGREF, as rpm-ostree and bootc write it. `upgrade NAME` pulls it again and deploys only when the manifest digest changed; `remove` drops the image's refs when no deployment uses it any more. Accepted references: ostree-unverified-registry:REGISTRY/NAME:TAG, ostree-unverified-image:TRANSPORT:NAME (oci:DIR:TAG, oci-archive:FILE, containers-storage:NAME, docker://NAME), ostree-image-signed:TRANSPORT:NAME (checked against /etc/containers/policy.json), ostree-remote-image:REMOTE:TRANSPORT:NAME (signed with the keys of ostree remote REMOTE), or a bare REGISTRY/NAME:TAG. A pull that fails exits 113 (114 when the signature policy refused the image) and leaves nothing behind.\n\n  ostree-guests create iot --image quay.io/fedora/fedora-iot:42\n  ostree-guests create desk --image quay.io/fedora-ostree-desktops/silverblue:42\n  ostree-guests create core --image quay.io/fedora/fedora-coreos:stable\n  ostree-guests create web --image quay.io/fedora/fedora-bootc:42 --signed\n  ostree-guests create k3s --image ostree-unverified-image:oci:/var/tmp/k3s-oci:latest --profile kubernetes";
+
 const AUTOSTART_HELP: &str = "The guest's main file is never edited. Neither verb starts or stops the guest now (`systemctl start|stop systemd-nspawn@NAME.service` does). A drop-in that sorts after 50-autostart.toml and sets autostart wins over ours: then nothing is changed and the exit status is 111, naming that file. Without systemd running, the daemon-reload is skipped.\n\nExamples:\n  ostree-guests disable web\n  ostree-guests enable web";
 
 fn epilog() -> String {
-    format!("{EXAMPLES}\n{}", crate::exit::HELP_TABLE)
+    format!("{EXAMPLES}\n{}", ostree_guests::exit::cli::help_table())
 }
 
 #[derive(Debug, Parser)]
@@ -94,13 +107,13 @@ pub enum Command {
     /// Create a guest: initialise its stateroot, deploy a commit (not as the host's default) and
     /// write /etc/ostree-guests.d/NAME.toml.
     #[command(
-        after_long_help = "Examples:\n  ostree-guests create web --ref fedora-iot:fedora/stable/x86_64/iot --port 8080:80\n  ostree-guests create desk --ref fedora:fedora/43/x86_64/silverblue\n  ostree-guests create k3s --ref fedora-iot:fedora/stable/x86_64/iot --profile kubernetes --no-autostart\n\nREMOTE must be a remote of the host's repository (ostree remote list): Fedora IoT hosts have fedora-iot, Silverblue and Kinoite hosts have fedora; see README or ostree-guests(1) for the ostree remote add line of the other\n\nWithout configuration options, an existing configuration of NAME (e.g. /etc/ostree-guests.d/NAME.toml written by Butane) is used as it is: create makes the stateroot and deployment it describes and never rewrites it. Re-running with the same arguments changes nothing; configuration options that differ from an existing file need --force."
+        after_long_help = create_help()
     )]
     Create(CreateArgs),
     /// Deploy a new commit for the guest and make it the one the guest runs (restarting it if
     /// it runs).
     #[command(
-        after_long_help = "Examples:\n  ostree-guests upgrade web\n  ostree-guests upgrade web --ref fedora-iot:fedora/devel/x86_64/iot --keep 3\n  ostree-guests upgrade --all\n  ostree-guests upgrade web --check && echo update available\n\nWith --check nothing is deployed: exit 0 when an update is available, 77 when there is none (as `rpm-ostree upgrade --check`), another status on failure. A REMOTE:REF is fetched as commit metadata only.\n\n--all upgrades every configured guest from the ref it was deployed from, one after the other; a guest whose stateroot has no deployment yet, or that was deployed from a bare commit, is skipped with a note. It goes on after a failure and then exits with the first failure's status.\n\n--auto does the same for the guests with auto-update = true only. ostree-guests-auto-update.timer (daily, off until `systemctl enable --now ostree-guests-auto-update.timer`) runs it through ostree-guests-auto-update.service."
+        after_long_help = "Examples:\n  ostree-guests upgrade web\n  ostree-guests upgrade web --ref fedora-iot:fedora/devel/x86_64/iot --keep 3\n  ostree-guests upgrade --all\n  ostree-guests upgrade web --check && echo update available\n\nWith --check nothing is deployed: exit 0 when an update is available, 77 when there is none (as `rpm-ostree upgrade --check`), another status on failure. A REMOTE:REF is fetched as commit metadata only; a guest from a container image (create --image) gets its manifest fetched only, and without --check it is pulled again and deployed only when its manifest digest changed (\"already up to date\" otherwise).\n\n--all upgrades every configured guest from the ref (or container image) it was deployed from, one after the other; a guest whose stateroot has no deployment yet, or that was deployed from a bare commit, is skipped with a note. It goes on after a failure and then exits with the first failure's status.\n\n--auto does the same for the guests with auto-update = true only. ostree-guests-auto-update.timer (daily, off until `systemctl enable --now ostree-guests-auto-update.timer`) runs it through ostree-guests-auto-update.service."
     )]
     Upgrade(UpgradeArgs),
     /// Return the guest to its previous deployment.
@@ -165,6 +178,11 @@ pub struct Source {
     /// Deploy this commit (full checksum, already in the repository).
     #[arg(long, value_name = "CHECKSUM", value_parser = not_an_option)]
     pub commit: Option<String>,
+    /// Deploy this container image, pulled with `ostree container image pull` (see
+    /// "Container images" below). A bare REGISTRY/NAME:TAG means
+    /// ostree-unverified-registry:REGISTRY/NAME:TAG.
+    #[arg(long, value_name = "IMGREF")]
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -259,6 +277,10 @@ pub struct CreateArgs {
     pub source: Source,
     #[command(flatten)]
     pub config: ConfigOpts,
+    /// With --image: a bare reference must pass the host's container signature policy
+    /// (/etc/containers/policy.json), i.e. it becomes ostree-image-signed:docker://REFERENCE.
+    #[arg(long, requires = "image")]
+    pub signed: bool,
     /// Replace an existing configuration of that name.
     #[arg(long)]
     pub force: bool,

@@ -8,7 +8,7 @@ use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use ostree_guests::atomic;
-use ostree_guests::paths::{CONFIG_DIRS, ENV_ROOT, env_path, under_root};
+use ostree_guests::paths::{ENV_ROOT, env_path, under_root};
 
 use crate::exit::{Failure, Result};
 
@@ -127,15 +127,6 @@ pub fn toml_string(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// Where the guest's main file would be found in each search directory, for messages.
-pub fn search_path(name: &str) -> String {
-    CONFIG_DIRS
-        .iter()
-        .map(|d| format!("{d}/{name}.toml"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

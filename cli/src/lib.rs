@@ -7,6 +7,7 @@
 pub mod args;
 pub mod commands;
 pub mod complete;
+pub mod container;
 pub mod exit;
 pub mod files;
 pub mod ostree;

@@ -153,6 +153,23 @@ impl Ostree {
         Ok(out.trim().to_owned())
     }
 
+    /// A string of the commit's metadata (`ostree show --print-metadata-key`, which prints the
+    /// value in GVariant text format: a quoted string). None when the key is missing or not a
+    /// plain string.
+    pub fn metadata_string(&self, commit: &str, key: &str) -> Option<String> {
+        let out = self
+            .run(
+                &self.repo_args(
+                    "show",
+                    &[format!("--print-metadata-key={key}").into()],
+                    &[commit],
+                ),
+                false,
+            )
+            .ok()?;
+        gvariant_text_string(out.trim())
+    }
+
     /// `ostree pull REMOTE REF` into the sysroot's repository (network). On a terminal ostree
     /// draws its own progress, which it does only when its stdout is one: it gets our stderr as
     /// stdout, so our stdout stays the command's result.
@@ -257,6 +274,16 @@ fn operand(what: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// The value of a GVariant text-format string as `ostree show` prints it (`'sha256:ab'`); only
+/// what needs no unescaping (a digest, a version) is accepted.
+pub fn gvariant_text_string(text: &str) -> Option<String> {
+    let inner = text
+        .strip_prefix('\'')
+        .and_then(|t| t.strip_suffix('\''))
+        .or_else(|| text.strip_prefix('"').and_then(|t| t.strip_suffix('"')))?;
+    (!inner.contains(['\\', '\'', '"'])).then(|| inner.to_owned())
+}
+
 /// Deployment lines of `ostree admin status`: `<mark> <stateroot> <checksum>.<serial>[ (label)]`
 /// with a two-column mark (`* `, `● ` or spaces); detail lines are indented by four spaces.
 pub fn parse_status_ids(text: &str) -> Vec<(String, String, u32)> {
@@ -315,6 +342,17 @@ mod tests {
                   -00644 0 0     50 /usr/lib/modules/6.1.0/modules.dep\n";
         assert_eq!(boot_files_size(ls), 1200);
         assert_eq!(boot_files_size(""), 0);
+    }
+
+    #[test]
+    fn metadata_strings_are_read_from_gvariant_text() {
+        assert_eq!(
+            gvariant_text_string("'sha256:ab12'").as_deref(),
+            Some("sha256:ab12")
+        );
+        assert_eq!(gvariant_text_string("\"v1\"").as_deref(), Some("v1"));
+        assert_eq!(gvariant_text_string("uint32 3"), None);
+        assert_eq!(gvariant_text_string("'a\\'b'"), None);
     }
 
     #[test]

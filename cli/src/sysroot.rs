@@ -236,6 +236,13 @@ impl Host {
         None
     }
 
+    /// The `container-image-reference=` of a deployment's origin: the image it was deployed
+    /// from (as rpm-ostree and bootc record it).
+    pub fn origin_image(&self, id: &Id) -> Option<String> {
+        let text = std::fs::read_to_string(self.origin_path(id)).ok()?;
+        ostree_guests::image_ref::from_origin(&text)
+    }
+
     /// Fails with the numbers when the boot directory cannot take another copy of the commit's
     /// kernel: a full /boot breaks the host's own next upgrade.
     pub fn check_boot_space(&self, commit: &str) -> Result<()> {

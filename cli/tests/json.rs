@@ -22,6 +22,7 @@ const ITEM_FIELDS: &[&str] = &[
     "configFiles",
     "deployment",
     "dropin",
+    "image",
     "name",
     "pin",
     "privileged",
@@ -145,6 +146,8 @@ fn list_and_status_share_one_versioned_schema() {
         "{entry}"
     );
     assert_eq!(web["bootEntries"], json!([d.clone()]));
+    // Deployed from a ref, not a container image (tests/image.rs checks an image guest's).
+    assert_eq!(web["image"], Value::Null);
 
     // The invalid guest: its error, and null for what only a valid configuration gives.
     assert_eq!(bad["name"], "bad");
@@ -164,6 +167,7 @@ fn list_and_status_share_one_versioned_schema() {
         "pin",
         "deployment",
         "resolveError",
+        "image",
     ] {
         assert_eq!(bad[k], Value::Null, "{k}: {bad}");
     }

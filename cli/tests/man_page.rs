@@ -91,3 +91,38 @@ fn man_pages_render_without_warnings() {
         );
     }
 }
+
+/// The (status, meaning) lines after "Exit status:" in `text`, up to the first line that is
+/// not one.
+fn exit_lines(text: &str) -> Vec<(i32, String)> {
+    text.lines()
+        .skip_while(|l| l.trim() != "Exit status:")
+        .skip(1)
+        .map_while(|l| {
+            let (code, meaning) = l.trim_start().split_once(' ')?;
+            Some((code.parse().ok()?, meaning.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// `--help` and ostree-guests(1) list exactly the statuses of `exit::cli` plus the shared ones
+/// the CLI exits with, each with its meaning from `exit::cli::MEANINGS`.
+#[test]
+fn help_and_man_page_list_exactly_the_clis_exit_statuses() {
+    use ostree_guests::exit::cli;
+    let want: Vec<(i32, String)> = cli::MEANINGS
+        .iter()
+        .map(|(c, m)| (*c, (*m).to_owned()))
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_ostree-guests"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let help = exit_lines(&String::from_utf8_lossy(&out.stdout));
+    similar_asserts::assert_eq!(want, help, "ostree-guests --help");
+
+    let page = std::fs::read_to_string(man_dir().join("ostree-guests.1")).unwrap();
+    let page = page.replace("\\-", "-").replace("\\*(Aq", "'");
+    similar_asserts::assert_eq!(want, exit_lines(&page), "docs/man/ostree-guests.1");
+}

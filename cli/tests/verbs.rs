@@ -253,8 +253,16 @@ fn enable_and_disable_switch_autostart_through_a_dropin() {
     assert_eq!(autostart(&e), true);
     fs::remove_file(e.config("web.toml.d/60-admin.toml")).unwrap();
 
-    // Unknown and invalid guests.
-    e.cli_ok(&["enable", "nope"], 78);
+    // Unknown and invalid guests. The CLI's wording of the library's one lookup names its own
+    // remedy; a malformed name is a usage error before any lookup.
+    let (_, err) = e.cli_ok(&["enable", "nope"], 78);
+    assert_eq!(
+        err,
+        "ostree-guests: no guest nope: none of /etc/ostree-guests.d/nope.toml, \
+         /run/ostree-guests.d/nope.toml, /usr/lib/ostree-guests.d/nope.toml exists \
+         (`ostree-guests create nope --ref REF` makes one)\n"
+    );
+    e.cli_ok(&["render", "no_pe"], 64);
     fs::write(e.config("bad.toml"), "autostart = 3\n").unwrap();
     e.cli_ok(&["disable", "bad"], 78);
     assert!(!e.config("bad.toml.d").exists());

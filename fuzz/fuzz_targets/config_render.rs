@@ -10,8 +10,7 @@
 //! exactly [helper, --, name], no specifier but `%%` where specifiers expand, resource values in
 //! systemd's grammar); the fail-closed drop-in, for the real error and for the whole input as an
 //! arbitrary reason, keeps its reason inside comments and runs exactly
-//! [helper, --config-error, --, name]; `render::generate` writes the same text; the loader's
-//! shortcut for a single file agrees with its layered path.
+//! [helper, --config-error, --, name]; `render::generate` writes the same text.
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -51,13 +50,6 @@ fuzz_target!(|data: &[u8]| {
         .zip(parts.iter().copied())
         .collect();
     let settings = fuzzing::load_texts(&name, &files);
-    // The single-file shortcut gives what the layered path gives, and errors only come from
-    // the layered path.
-    match (&settings, &fuzzing::load_texts_layered(&name, &files)) {
-        (Ok(quick), Ok(layered)) => assert_eq!(quick, layered),
-        (Err(quick), Err(layered)) => assert_eq!(quick.to_string(), layered.to_string()),
-        (quick, layered) => panic!("shortcut {quick:?}, layered {layered:?}"),
-    }
     let guest = Guest {
         name: name.clone(),
         sources,

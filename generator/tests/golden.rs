@@ -10,6 +10,8 @@
 //!   expected/         the output tree (absent: nothing is written)
 //!   expected.stdout, expected.stderr, expected.exit   (absent: empty, empty, 0)
 //!
+//! Each case is a test of its own, named like its directory with dashes as underscores
+//! (`cargo test -p ostree-guests-generator --test golden dropin_merge_order` runs one).
 //! UPDATE_GOLDEN=1 cargo test -p ostree-guests-generator --test golden   rewrites the expectations.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure report
@@ -17,9 +19,12 @@
 #[path = "../../tests/support/update_golden.rs"]
 mod update_golden;
 
+#[path = "../../tests/support/cases.rs"]
+mod cases;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -176,32 +181,57 @@ fn run_case(case: &Path, update: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn cases() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/generator");
-    let mut cases: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
-    cases
+/// Runs the case `tests/generator/NAME`, or rewrites its expectations with UPDATE_GOLDEN=1.
+fn golden(name: &str) {
+    let case = cases::case_dir(env!("CARGO_MANIFEST_DIR"), "generator", name);
+    run_case(&case, update_golden::update_golden()).unwrap();
+}
+
+cases::golden_cases! { golden;
+    all_core_keys,
+    argv_help,
+    argv_none,
+    argv_two_dirs,
+    argv_unknown_flag,
+    argv_version,
+    autostart_off,
+    bad_value,
+    bind_over_reserved,
+    bind_string_bypass,
+    bridge_declaration_not_a_guest,
+    bridge_undeclared_or_invalid,
+    dropin_error_located,
+    dropin_merge_order,
+    dry_run,
+    empty_config,
+    huge_and_binary_files,
+    initrd_env,
+    initrd_release_file,
+    invalid_key,
+    invalid_name,
+    mask_dev_null,
+    mask_empty_file,
+    minimal_guest,
+    name_dash_dot,
+    name_hyphen_edges,
+    network_combinations,
+    newline_injection,
+    ostree_tools_and_boot,
+    profile_kubernetes,
+    security_invalid,
+    security_options,
+    several_one_invalid,
+    special_characters,
+    stateroot_defaults_to_name_conflict,
+    three_dirs,
+    toml_syntax_error,
+    two_guests_one_stateroot,
+    vendor_claims_yield,
+    vendor_vs_admin,
+    wrong_type,
 }
 
 #[test]
-fn golden_cases() {
-    let update = update_golden::update_golden();
-    let all = cases();
-    assert!(
-        all.len() >= 20,
-        "expected the scenario trees under tests/generator, found {}",
-        all.len()
-    );
-    for case in &all {
-        run_case(case, update).unwrap();
-    }
-    eprintln!(
-        "{} golden cases {}",
-        all.len(),
-        if update { "rewritten" } else { "matched" }
-    );
+fn every_case_directory_has_a_test() {
+    cases::listed_cases_are_the_directories(env!("CARGO_MANIFEST_DIR"), "generator", CASES, 20);
 }

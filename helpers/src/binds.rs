@@ -16,6 +16,7 @@ use anyhow::{Context as _, Result};
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, open, openat2};
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{Mode, SFlag, fstat};
+use ostree_guests::bind_source::{self, HostPlaces, Refusal};
 use ostree_guests::config::Bind;
 use ostree_guests::guest_path;
 
@@ -44,32 +45,29 @@ pub struct GuestRoots<'a> {
     pub var: &'a Path,
 }
 
-fn is_within(path: &Path, dir: &Path) -> bool {
-    path.starts_with(dir)
-}
-
-/// The reason a host source (already resolved to `real`) may not be bound, if any.
+/// The reason a host source (already resolved to `real`) may not be bound, if any: the
+/// library's one rule (`bind_source`) with the real sysroot and boot directory, worded for the
+/// unit's log.
 pub fn host_refusal(real: &Path, read_only: bool, rules: &HostRules) -> Option<String> {
-    if real == Path::new("/") {
-        return Some("is the host's root directory".to_owned());
-    }
-    if is_within(real, Path::new("/proc")) {
-        return Some("is in /proc, whose links reach other processes' root directories".to_owned());
-    }
-    if is_within(real, &rules.sysroot) || is_within(&rules.sysroot, real) {
-        return Some(format!(
+    let places = HostPlaces {
+        physical_roots: &[&rules.sysroot],
+        boot: &rules.boot,
+    };
+    let refusal = bind_source::host_source_refusal(real, read_only, rules.boot_writable, &places)?;
+    Some(match refusal {
+        Refusal::HostRoot => "is the host's root directory".to_owned(),
+        Refusal::Proc => {
+            "is in /proc, whose links reach other processes' root directories".to_owned()
+        }
+        Refusal::PhysicalRoot(root) => format!(
             "exposes the host's physical root {} (every stateroot, the host's /var, the OSTree repository)",
-            rules.sysroot.display()
-        ));
-    }
-    let touches_boot = is_within(real, &rules.boot) || is_within(&rules.boot, real);
-    if touches_boot && !read_only && !rules.boot_writable {
-        return Some(format!(
+            root.display()
+        ),
+        Refusal::BootWritable(boot) => format!(
             "would make the host's boot directory {} writable; add read-only = true, or set boot-writable = true",
-            rules.boot.display()
-        ));
-    }
-    None
+            boot.display()
+        ),
+    })
 }
 
 /// The path the kernel gives the descriptor: the real place, all links resolved.

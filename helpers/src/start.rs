@@ -15,7 +15,7 @@ use ostree_guests::exit::{self, Failure};
 use ostree_guests::mounts as shared_mounts;
 use ostree_guests::nspawn::{self, STAGING_DIR, Staging};
 use ostree_guests::paths::{ENV_ROOT, env_path};
-use ostree_guests::start_plan::{self, find_guest, report_config_error, settings_of};
+use ostree_guests::start_plan::{self, Asker, find_guest, report_config_error, settings_of};
 
 use crate::binds::{self, BindError};
 use crate::{idmap_probe, machined, mounts};
@@ -260,7 +260,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if args.config_error {
         return Err(report_config_error(&loaded, &args.name));
     }
-    let guest = find_guest(&loaded, &args.name)?;
+    let guest = find_guest(&loaded, &args.name, Asker::Unit)?;
     let settings = settings_of(guest)?;
     // Registering needs machined, which needs systemd as PID 1.
     let register = !args.no_register && start_plan::systemd_booted();

@@ -1,7 +1,8 @@
 //! Golden tests of the network configuration (bridges, and the host side of veth guests on
 //! NetworkManager hosts): the real `ostree-guests-network --dry-run` on each configuration tree
 //! under tests/network/CASE/root, for both backends, compared with
-//! tests/network/CASE/expected.{networkd,networkmanager}. UPDATE_GOLDEN=1 rewrites them.
+//! tests/network/CASE/expected.{networkd,networkmanager}, one test per case (named like its
+//! directory, dashes as underscores). UPDATE_GOLDEN=1 rewrites them.
 //!
 //! Every NetworkManager keyfile is also read back by NetworkManager's own parser
 //! (`nmcli --offline connection modify`, which prints the normalized keyfile): each of our
@@ -14,6 +15,9 @@
 
 #[path = "../../tests/support/update_golden.rs"]
 mod update_golden;
+
+#[path = "../../tests/support/cases.rs"]
+mod cases;
 
 mod common;
 
@@ -66,32 +70,35 @@ fn dry_run(root: &Path, backend: &str) -> String {
     )
 }
 
-#[test]
-fn rendered_bridge_files_match_golden_files() {
-    let update = update_golden::update_golden();
+/// Runs the case `tests/network/NAME` with both backends, or rewrites its expectations with
+/// UPDATE_GOLDEN=1.
+fn rendered(name: &str) {
+    let case = cases::case_dir(env!("CARGO_MANIFEST_DIR"), "network", name);
     let tmp = tempfile::tempdir().unwrap();
-    let all = cases();
-    assert!(all.len() >= 7, "cases under tests/network: {}", all.len());
-    for case in &all {
-        let root = staged_root(case, tmp.path());
-        for backend in ["networkd", "networkmanager"] {
-            let text = dry_run(&root, backend);
-            let expected = case.join(format!("expected.{backend}"));
-            if update {
-                fs::write(&expected, &text).unwrap();
-            } else {
-                let name = format!(
-                    "{} ({backend})",
-                    case.file_name().unwrap().to_string_lossy()
-                );
-                similar_asserts::assert_eq!(
-                    fs::read_to_string(&expected).unwrap_or_default(),
-                    text,
-                    "{name}"
-                );
-            }
-        }
+    let root = staged_root(&case, tmp.path());
+    for backend in ["networkd", "networkmanager"] {
+        update_golden::compare_or_update(
+            &case.join(format!("expected.{backend}")),
+            &dry_run(&root, backend),
+            &format!("{name} ({backend})"),
+        );
     }
+}
+
+cases::golden_cases! { rendered;
+    bridge_named_like_a_port_file,
+    dhcp_uplink_by_name,
+    guests_only_bridge,
+    static_two_uplinks_pinned_mac,
+    unmanaged_and_invalid,
+    veth_guests_and_a_bridge,
+    veth_masked_by_admin,
+    veth_without_dnsmasq,
+}
+
+#[test]
+fn every_case_directory_has_a_test() {
+    cases::listed_cases_are_the_directories(env!("CARGO_MANIFEST_DIR"), "network", CASES, 7);
 }
 
 /// Splits `--dry-run` output into (path, text) blocks.
@@ -311,4 +318,24 @@ fn veth_files_follow_the_guests_and_are_rewritten_only_when_they_change() {
     assert!(nm.join("ostree-guests-br0.nmconnection").exists());
     assert!(nm.join("other.nmconnection").exists());
     assert!(conf_dir.join("10-admin.conf").exists());
+}
+
+/// `--help` names exactly the network helper's statuses of lib/src/exit.rs (`exit::network::ALL`).
+#[test]
+fn help_lists_exactly_the_network_helpers_exit_statuses() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ostree-guests-network"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+    let (_, statuses) = text.split_once("Exit status:").unwrap();
+    let mut listed: Vec<i32> = statuses
+        .split(", ")
+        .map(|s| s.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    listed.sort_unstable();
+    let mut want = ostree_guests::exit::network::ALL.to_vec();
+    want.sort_unstable();
+    assert_eq!(listed, want, "{statuses}");
 }

@@ -64,10 +64,9 @@ pub const NOT_RETRYABLE: &[i32] = &[
     SYSROOT_BROKEN,
 ];
 
-/// The admin CLI's own statuses. It also exits with USAGE, CONFIG_INVALID, NO_DEPLOYMENT,
-/// PIN_NOT_FOUND, HOST_STATEROOT, SYSROOT_UNREADABLE and BOOT_ENTRIES_MALFORMED, meaning what
-/// they mean above; every number here means one thing in every binary (docs/DESIGN.md,
-/// "Exit statuses of all binaries").
+/// The admin CLI's own statuses. It also exits with the start helper's statuses in
+/// [`cli::SHARED`], meaning what they mean above; every number here means one thing in every
+/// binary (docs/DESIGN.md, "Exit statuses of all binaries").
 pub mod cli {
     /// `validate`: at least one guest is invalid (the generator's status for the same finding).
     pub const INVALID: i32 = 1;
@@ -95,16 +94,126 @@ pub mod cli {
     pub const STATEROOT_IN_USE: i32 = 110;
     /// A later configuration file overrides the setting `enable`/`disable` writes.
     pub const OVERRIDDEN: i32 = 111;
+    /// `ostree container` is not available (on Fedora rpm-ostree provides it).
+    pub const NO_OSTREE_CONTAINER: i32 = 112;
+    /// `ostree container image pull` failed: the image is unreachable or invalid.
+    pub const IMAGE_PULL_FAILED: i32 = 113;
+    /// The host's container signature policy refused the image.
+    pub const IMAGE_SIGNATURE_REFUSED: i32 = 114;
+
+    /// The start helper's statuses that the CLI exits with too: its own usage errors, and what
+    /// loading a guest and resolving its deployment report (`render` passes the helper's dry
+    /// run failures on unchanged).
+    pub const SHARED: &[i32] = &[
+        super::USAGE,
+        super::CONFIG_INVALID,
+        super::NO_DEPLOYMENT,
+        super::PIN_NOT_FOUND,
+        super::DEPLOYMENT_MISSING,
+        super::HOST_STATEROOT,
+        super::SYSROOT_UNREADABLE,
+        super::BOOT_ENTRIES_MALFORMED,
+        super::SYSROOT_BROKEN,
+    ];
+
+    /// Every status of `ostree-guests` with its meaning there, in order: the `--help` epilogue
+    /// and the EXIT STATUS lines of ostree-guests(1) are made from it ([`help_table`]). A test
+    /// keeps it equal to this module's codes plus [`SHARED`].
+    pub const MEANINGS: &[(i32, &str)] = &[
+        (0, "success (upgrade --check: an update is available)"),
+        (INVALID, "validate: a guest configuration is invalid"),
+        (super::USAGE, "usage error"),
+        (NO_UPDATE, "upgrade --check: no update is available"),
+        (
+            super::CONFIG_INVALID,
+            "the guest's configuration is invalid or missing",
+        ),
+        (
+            super::NO_DEPLOYMENT,
+            "the stateroot has no deployment (or no previous one to return to)",
+        ),
+        (
+            super::PIN_NOT_FOUND,
+            "a deployment pin matches no deployment",
+        ),
+        (
+            super::DEPLOYMENT_MISSING,
+            "a boot entry names a deployment whose directory is gone",
+        ),
+        (
+            super::HOST_STATEROOT,
+            "the stateroot is the host's own (booted or default) one",
+        ),
+        (
+            super::SYSROOT_UNREADABLE,
+            "the sysroot or boot directory is unreadable",
+        ),
+        (super::BOOT_ENTRIES_MALFORMED, "boot entries malformed"),
+        (BOOT_FULL, "not enough free space in the boot directory"),
+        (
+            HOST_DEFAULT_CHANGED,
+            "a deploy changed the host's default boot entry (undone)",
+        ),
+        (
+            GUEST_EXISTS,
+            "the guest exists with another configuration (use --force)",
+        ),
+        (
+            VERIFY_FAILED,
+            "the guest does not resolve to the expected deployment afterwards",
+        ),
+        (SYSTEMD_FAILED, "systemctl failed"),
+        (IO_FAILED, "a file could not be read or written"),
+        (ABORTED, "aborted (confirmation declined)"),
+        (
+            OSTREE_FAILED,
+            "an ostree command failed (its messages are shown)",
+        ),
+        (
+            super::SYSROOT_BROKEN,
+            "the sysroot or boot directory is broken (a link loop, a file for a directory)",
+        ),
+        (STATEROOT_IN_USE, "the stateroot is used by another guest"),
+        (
+            OVERRIDDEN,
+            "enable/disable: a later drop-in sets autostart, so nothing was changed",
+        ),
+        (
+            NO_OSTREE_CONTAINER,
+            "`ostree container` is not available (Fedora: rpm-ostree provides it)",
+        ),
+        (
+            IMAGE_PULL_FAILED,
+            "the container image could not be pulled (unreachable or invalid)",
+        ),
+        (
+            IMAGE_SIGNATURE_REFUSED,
+            "the container signature policy refused the image",
+        ),
+    ];
+
+    /// The `--help` epilogue: "Exit status:" and one line per entry of [`MEANINGS`].
+    pub fn help_table() -> String {
+        let mut s = String::from("Exit status:");
+        for (code, meaning) in MEANINGS {
+            s.push_str(&format!("\n  {code:<3} {meaning}"));
+        }
+        s
+    }
 }
 
 /// The network helper's statuses (`ostree-guests-network.service`); besides these it exits
-/// with 0 and, for an invalid declaration, CONFIG_INVALID.
+/// with 0, USAGE and, for an invalid declaration, CONFIG_INVALID ([`network::ALL`]).
 pub mod network {
     /// Neither systemd-networkd nor NetworkManager is there to take a declared bridge. (79 until
     /// it was renumbered out of the start helper's range.)
     pub const NO_BACKEND: i32 = 97;
     /// Writing the network files or reloading the network stack failed. (Was 80.)
     pub const FAILED: i32 = 98;
+
+    /// Every status of `ostree-guests-network`: its `--help` names exactly these (a test in
+    /// helpers/src/network.rs checks it).
+    pub const ALL: &[i32] = &[0, super::USAGE, super::CONFIG_INVALID, NO_BACKEND, FAILED];
 }
 
 /// A failure with the exit status that tells its class: the start helper's and the admin CLI's
@@ -174,6 +283,51 @@ mod tests {
         assert!(!codes.contains(&1) && !codes.contains(&133));
     }
 
+    /// `pub const NAME: i32 = N;` lines of the `pub mod MODULE { … }` block of this file.
+    fn module_codes(module: &str) -> Vec<i32> {
+        let source = include_str!("exit.rs");
+        let start = format!("pub mod {module} {{");
+        let body = source
+            .split_once(&start)
+            .map(|(_, rest)| rest.split_once("\n}").map_or(rest, |(b, _)| b))
+            .unwrap();
+        body.lines()
+            .filter_map(|l| l.trim().strip_prefix("pub const ")?.split_once(": i32 = "))
+            .map(|(_, v)| v.trim_end_matches(';').parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_clis_table_lists_its_own_and_its_shared_codes_once_each() {
+        let own = module_codes("cli");
+        assert!(own.len() >= 12, "{own:?}");
+        let mut want: Vec<i32> = own.iter().chain(cli::SHARED).copied().collect();
+        want.push(0);
+        want.sort_unstable();
+        let mut listed: Vec<i32> = cli::MEANINGS.iter().map(|(c, _)| *c).collect();
+        let in_order = listed.is_sorted();
+        listed.sort_unstable();
+        assert_eq!(listed, want, "exit::cli::MEANINGS");
+        assert!(in_order, "exit::cli::MEANINGS is not in numeric order");
+        let top: Vec<i32> = all_codes().iter().map(|(_, c)| *c).collect();
+        for c in cli::SHARED {
+            assert!(top.contains(c) && !own.contains(c), "shared code {c}");
+        }
+        let table = cli::help_table();
+        assert!(table.starts_with("Exit status:\n  0   success"), "{table}");
+        assert!(table.contains("\n  110 the stateroot"), "{table}");
+    }
+
+    #[test]
+    fn the_network_helpers_list_holds_its_codes() {
+        let own = module_codes("network");
+        assert_eq!(own, [network::NO_BACKEND, network::FAILED]);
+        for c in own.iter().chain(&[0, USAGE, CONFIG_INVALID]) {
+            assert!(network::ALL.contains(c), "{c}");
+        }
+        assert_eq!(network::ALL.len(), 5);
+    }
+
     /// The CLI's and the network helper's own numbers never mean something else in the start
     /// helper, nor in each other.
     #[test]
@@ -192,6 +346,9 @@ mod tests {
             cli::OSTREE_FAILED,
             cli::STATEROOT_IN_USE,
             cli::OVERRIDDEN,
+            cli::NO_OSTREE_CONTAINER,
+            cli::IMAGE_PULL_FAILED,
+            cli::IMAGE_SIGNATURE_REFUSED,
             network::NO_BACKEND,
             network::FAILED,
         ];

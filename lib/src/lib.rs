@@ -4,11 +4,13 @@
 //! binaries (generator, start helper, admin CLI) stay thin and every rule is unit-testable.
 
 pub mod atomic;
+pub mod bind_source;
 pub mod config;
 pub mod deployment;
 pub mod exit;
 pub mod fs_kind;
 pub mod guest_path;
+pub mod image_ref;
 pub mod mounts;
 pub mod name;
 pub mod network;
@@ -69,14 +71,5 @@ pub mod fuzzing {
         files: &[(&Path, &[u8])],
     ) -> Result<Settings, ConfigError> {
         crate::config::load_texts(name, files)
-    }
-
-    /// The same without the shortcut for a single file: parsed with positions, `x-` keys
-    /// stripped, deserialized from the table. [`load_texts`] must agree with it.
-    pub fn load_texts_layered(
-        name: &MachineName,
-        files: &[(&Path, &[u8])],
-    ) -> Result<Settings, ConfigError> {
-        crate::config::load_texts_layered(name, files)
     }
 }

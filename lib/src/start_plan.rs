@@ -14,8 +14,23 @@ use crate::exit::{self, Failure};
 use crate::nspawn::{self, Staging};
 use crate::paths::CONFIG_DIRS;
 
-/// The guest's entry, or why there is none (an invalid file of that name, or no file at all).
-pub fn find_guest<'a>(loaded: &'a config::Loaded, name: &str) -> Result<&'a Guest, Failure> {
+/// Who looks a guest up. Only the wording of "there is no such guest" depends on it: each
+/// names the remedy its reader has at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// The start helper and its dry run (a unit's log): create the file, reload systemd.
+    Unit,
+    /// The admin CLI: `ostree-guests create` makes the guest.
+    Admin,
+}
+
+/// The guest's entry, or why there is none (an invalid file of that name, or no file at all):
+/// the one lookup of the start helper, `render` and every CLI command.
+pub fn find_guest<'a>(
+    loaded: &'a config::Loaded,
+    name: &str,
+    asker: Asker,
+) -> Result<&'a Guest, Failure> {
     if let Some(g) = loaded.guest(name) {
         return Ok(g);
     }
@@ -26,13 +41,21 @@ pub fn find_guest<'a>(loaded: &'a config::Loaded, name: &str) -> Result<&'a Gues
     {
         return Err(Failure::new(exit::CONFIG_INVALID, e.to_string()));
     }
-    Err(Failure::new(
-        exit::CONFIG_INVALID,
-        format!(
+    let message = match asker {
+        Asker::Unit => format!(
             "no configuration for guest {name}: create {name}.toml in one of {} and run \"systemctl daemon-reload\"",
             CONFIG_DIRS.join(", ")
         ),
-    ))
+        Asker::Admin => format!(
+            "no guest {name}: none of {} exists (`ostree-guests create {name} --ref REF` makes one)",
+            CONFIG_DIRS
+                .iter()
+                .map(|d| format!("{d}/{name}.toml"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Err(Failure::new(exit::CONFIG_INVALID, message))
 }
 
 /// The guest's settings, or its configuration error worded for a unit's log.
@@ -47,7 +70,7 @@ pub fn settings_of(guest: &Guest) -> Result<&Settings, Failure> {
 
 /// What the fail-closed drop-in runs: the configuration was invalid when units were generated.
 pub fn report_config_error(loaded: &config::Loaded, name: &str) -> Failure {
-    match find_guest(loaded, name).and_then(settings_of) {
+    match find_guest(loaded, name, Asker::Unit).and_then(settings_of) {
         Err(f) => f,
         Ok(_) => Failure::new(
             exit::CONFIG_INVALID,
@@ -116,7 +139,7 @@ pub fn plan(
 /// `ostree-guest-start --dry-run NAME`'s output for the configuration under `root`.
 pub fn dry_run(root: &Path, name: &str, register: bool) -> Result<String, Failure> {
     let loaded = config::load_for(root, name);
-    let guest = find_guest(&loaded, name)?;
+    let guest = find_guest(&loaded, name, Asker::Unit)?;
     let settings = settings_of(guest)?;
     let start = plan(guest, settings, true, register)?;
     Ok(dry_run_text(guest, settings, &start.resolved, &start.argv))

@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Keeps the hand-written man pages in docs/man honest against the code:
 //! - ostree-guests.d(5) documents exactly the keys of `config::KEYS`, one `.TP` entry each;
-//! - ostree-guest-start(8) documents every exit code of lib/src/exit.rs and the current
-//!   `RestartPreventExitStatus=` list;
+//! - ostree-guest-start(8) documents exactly the exit codes of lib/src/exit.rs and the current
+//!   `RestartPreventExitStatus=` list (the CLI's and the network helper's tables are checked
+//!   against their `--help` in cli/tests/man_page.rs and helpers/tests/network.rs);
 //! - every page renders without a single groff warning.
 
 use std::collections::BTreeSet;
@@ -157,6 +158,16 @@ fn every_exit_code_is_in_the_helpers_exit_status_section() {
         missing.is_empty(),
         "exit codes of lib/src/exit.rs without a .TP entry in the EXIT STATUS section of \
          docs/man/ostree-guest-start.8: {missing:?} (documented: {tags:?})"
+    );
+    // And nothing else: a documented status the helper cannot exit with misleads as much.
+    let extra: Vec<_> = tags
+        .iter()
+        .filter(|t| !codes.iter().any(|(_, v)| v.to_string() == **t))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "docs/man/ostree-guest-start.8 documents statuses that lib/src/exit.rs does not have: \
+         {extra:?}"
     );
 
     let prevent = exit::NOT_RETRYABLE

@@ -16,44 +16,18 @@
 # shellcheck disable=SC2016
 set -uo pipefail
 
-T2_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
-REPO=$(realpath "$T2_DIR/../..")
-# shellcheck source=tests/lib/common.sh
-. "$REPO/tests/lib/common.sh"
-# shellcheck source=tests/lib/mk-sysroot.sh
-. "$REPO/tests/lib/mk-sysroot.sh"
-need_root
-ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux mount
-
-WORK=${T2_WORKDIR:-/dev/shm/ostree-guests-t2-bind-safety}
-SYSROOT=$WORK/sysroot
-CFGROOT=$WORK/root
-LOGS=$WORK/logs
-BOOT_TIMEOUT=${T2_BOOT_TIMEOUT:-120}
-STOP_TIMEOUT=30
-HELPER=${OSTREE_GUEST_START:-${CARGO_TARGET_DIR:-$REPO/target}/debug/ostree-guest-start}
 # shellcheck source=tests/lib/boot.sh
-. "$REPO/tests/lib/boot.sh"
-boot_setup
+. "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../lib/boot.sh"
+t2_init /dev/shm/ostree-guests-t2-bind-safety
 trap 'mountpoint -q "$WORK/ramfs" && umount "$WORK/ramfs"; cleanup' EXIT
 
-if [ -e "$WORK" ]; then
-	mountpoint -q "$WORK/ramfs" && umount "$WORK/ramfs"
-	remove_tree "$WORK" || die "cannot remove the old $WORK"
-fi
-mkdir -p "$LOGS" "$CFGROOT/etc/ostree-guests.d" "$WORK/ramfs"
-chmod 0755 "$CFGROOT" "$CFGROOT/etc" "$CFGROOT/etc/ostree-guests.d"
-if [ ! -x "$HELPER" ] && command -v cargo >/dev/null; then
-	(cd "$REPO" && cargo build -q -p ostree-guests-helpers) || die "cargo build failed"
-fi
-[ -x "$HELPER" ] || die "helper $HELPER missing: cargo build -p ostree-guests-helpers"
+mountpoint -q "$WORK/ramfs" && umount "$WORK/ramfs"
+t2_fresh_work
+mkdir -p "$WORK/ramfs"
+t2_need_helper
 mount -t ramfs ramfs "$WORK/ramfs" || die "cannot mount a ramfs on $WORK/ramfs"
 ln -s / "$WORK/to-host-root"
 
-conf() { # NAME TEXT
-	printf '[network]\nmode = "none"\n%s\n' "$2" >"$CFGROOT/etc/ostree-guests.d/$1.toml"
-	chmod 0644 "$CFGROOT/etc/ostree-guests.d/$1.toml"
-}
 conf plus '[[bind]]
 source = "+/etc/appdata"
 target = "/mnt/app"'

@@ -7,7 +7,8 @@
 # PID 1 is not systemd (no machined): the helper runs with --no-register.
 #
 # Usage (root):  tests/boot/t2-boot.sh
-# Env:  OSTREE_GUEST_START   helper binary (default <repo>/target/debug/ostree-guest-start; built with
+# Env:  OSTREE_GUEST_START   helper binary (default $CARGO_TARGET_DIR/debug/ostree-guest-start,
+#                            CARGO_TARGET_DIR defaulting to <repo>/target; built with
 #                            `cargo build -p ostree-guests-helpers` when missing and cargo exists)
 #       T2_WORKDIR           scratch dir (default /dev/shm/ostree-guests-t2; removed on exit,
 #                            except logs/, unless T2_KEEP=1 which keeps everything)
@@ -21,36 +22,15 @@
 # shellcheck disable=SC2016
 set -uo pipefail
 
-T2_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
-REPO=$(realpath "$T2_DIR/../..")
-# shellcheck source=tests/lib/common.sh
-. "$REPO/tests/lib/common.sh"
-# shellcheck source=tests/lib/mk-sysroot.sh
-. "$REPO/tests/lib/mk-sysroot.sh"
-
-need_root
-ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux mount
-
-WORK=${T2_WORKDIR:-/dev/shm/ostree-guests-t2}
-SYSROOT=$WORK/sysroot
-CFGROOT=$WORK/root
-LOGS=$WORK/logs
-BOOT_TIMEOUT=${T2_BOOT_TIMEOUT:-120}
-STOP_TIMEOUT=30
-HELPER=${OSTREE_GUEST_START:-$REPO/target/debug/ostree-guest-start}
+# shellcheck source=tests/lib/boot.sh
+. "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../lib/boot.sh"
+t2_init /dev/shm/ostree-guests-t2
 REFERENCE=${T2_REFERENCE:-0}
 
-# shellcheck source=tests/lib/boot.sh
-. "$REPO/tests/lib/boot.sh"
-boot_setup
-
 # ---- fresh work dir --------------------------------------------------------------
-if [ -e "$WORK" ]; then
-	remove_tree "$WORK" || die "cannot remove the old $WORK"
-fi
-mkdir -p "$LOGS" "$CFGROOT/etc/ostree-guests.d"
+t2_fresh_work
 for n in alpha beta; do
-	printf 'stateroot = "%s"\n\n[network]\nmode = "none"\n' "$n" >"$CFGROOT/etc/ostree-guests.d/$n.toml"
+	conf "$n" "stateroot = \"$n\""
 done
 
 # ---- the helper, or the shell reference of its contract ---------------------------
@@ -89,14 +69,10 @@ if [ "$REFERENCE" = 1 ]; then
 	REF
 	chmod +x "$HELPER"
 	log "T2_REFERENCE=1: booting with the shell reference $HELPER, not the helper"
+	log "helper: $HELPER"
 else
-	if [ ! -x "$HELPER" ] && [ -z "${OSTREE_GUEST_START:-}" ] && command -v cargo >/dev/null; then
-		log "building the helper: cargo build -p ostree-guests-helpers"
-		(cd "$REPO" && cargo build -q -p ostree-guests-helpers) || die "cargo build failed"
-	fi
-	[ -x "$HELPER" ] || die "helper $HELPER missing: run 'cargo build -p ostree-guests-helpers', or set OSTREE_GUEST_START (T2_REFERENCE=1 tests the harness alone)"
+	t2_need_helper
 fi
-log "helper: $HELPER"
 
 # ================================================================================
 log "== building the sysroot (host + alpha + beta)"

@@ -34,35 +34,18 @@
 # shellcheck disable=SC2016
 set -uo pipefail
 
-T2_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
-REPO=$(realpath "$T2_DIR/../..")
-# shellcheck source=tests/lib/common.sh
-. "$REPO/tests/lib/common.sh"
-# shellcheck source=tests/lib/mk-sysroot.sh
-. "$REPO/tests/lib/mk-sysroot.sh"
+# shellcheck source=tests/lib/boot.sh
+. "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../lib/boot.sh"
 # shellcheck source=tests/lib/integrity.sh
 . "$REPO/tests/lib/integrity.sh"
-need_root
-ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux mount acl libcap2-bin
 
 # What a guest without a [security] table gets: the dflt guest's checks expect every attack
 # refused under "idmap" and every one to get through under "no".
 DEFAULT_EXPECT=idmap
 
-WORK=${T2_WORKDIR:-/dev/shm/ostree-guests-t2-integrity}
-SYSROOT=$WORK/sysroot
-CFGROOT=$WORK/root
-LOGS=$WORK/logs
-BOOT_TIMEOUT=${T2_BOOT_TIMEOUT:-120}
-STOP_TIMEOUT=30
+t2_init /dev/shm/ostree-guests-t2-integrity acl libcap2-bin
 ATTACK_TIMEOUT=30
 PARTS=" ${T2_INTEGRITY_PARTS:-attacks migration fs} "
-target_dir=${CARGO_TARGET_DIR:-$REPO/target}
-case $target_dir in /*) ;; *) target_dir=$REPO/$target_dir ;; esac
-HELPER=${OSTREE_GUEST_START:-$target_dir/debug/ostree-guest-start}
-# shellcheck source=tests/lib/boot.sh
-. "$REPO/tests/lib/boot.sh"
-boot_setup
 
 # Guests first (their mounts pin the loop file systems), then the loop devices, then boot.sh's
 # cleanup with the exit status we had.
@@ -79,19 +62,9 @@ integrity_cleanup() {
 }
 trap integrity_cleanup EXIT
 
-if [ -e "$WORK" ]; then remove_tree "$WORK" || die "cannot remove the old $WORK"; fi
-mkdir -p "$LOGS" "$CFGROOT/etc/ostree-guests.d"
-chmod 0755 "$CFGROOT" "$CFGROOT/etc" "$CFGROOT/etc/ostree-guests.d"
-if [ ! -x "$HELPER" ] && command -v cargo >/dev/null; then
-	(cd "$REPO" && CARGO_TARGET_DIR=$target_dir cargo build -q -p ostree-guests-helpers) || die "cargo build failed"
-fi
-[ -x "$HELPER" ] || die "helper $HELPER missing: cargo build -p ostree-guests-helpers"
-log "helper: $HELPER"
+t2_fresh_work
+t2_need_helper
 
-conf() { # NAME TEXT
-	printf '%s\n[network]\nmode = "none"\n' "$2" >"$CFGROOT/etc/ostree-guests.d/$1.toml"
-	chmod 0644 "$CFGROOT/etc/ostree-guests.d/$1.toml"
-}
 IDMAP='[security]
 private-users = "idmap"'
 PRIV='[security]

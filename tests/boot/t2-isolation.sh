@@ -15,38 +15,13 @@
 # shellcheck disable=SC2016
 set -uo pipefail
 
-T2_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
-REPO=$(realpath "$T2_DIR/../..")
-# shellcheck source=tests/lib/common.sh
-. "$REPO/tests/lib/common.sh"
-# shellcheck source=tests/lib/mk-sysroot.sh
-. "$REPO/tests/lib/mk-sysroot.sh"
-need_root
-ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux mount
-
-WORK=${T2_WORKDIR:-/dev/shm/ostree-guests-t2-isolation}
-SYSROOT=$WORK/sysroot
-CFGROOT=$WORK/root
-LOGS=$WORK/logs
-BOOT_TIMEOUT=${T2_BOOT_TIMEOUT:-120}
-STOP_TIMEOUT=30
-HELPER=${OSTREE_GUEST_START:-$REPO/target/debug/ostree-guest-start}
 # shellcheck source=tests/lib/boot.sh
-. "$REPO/tests/lib/boot.sh"
-boot_setup
+. "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../lib/boot.sh"
+t2_init /dev/shm/ostree-guests-t2-isolation
+t2_fresh_work
+mkdir -p "$WORK/share-ro" "$WORK/share-rw"
+t2_need_helper
 
-if [ -e "$WORK" ]; then remove_tree "$WORK" || die "cannot remove the old $WORK"; fi
-mkdir -p "$LOGS" "$CFGROOT/etc/ostree-guests.d" "$WORK/share-ro" "$WORK/share-rw"
-chmod 0755 "$CFGROOT" "$CFGROOT/etc" "$CFGROOT/etc/ostree-guests.d"
-if [ ! -x "$HELPER" ] && command -v cargo >/dev/null; then
-	(cd "$REPO" && cargo build -q -p ostree-guests-helpers) || die "cargo build failed"
-fi
-[ -x "$HELPER" ] || die "helper $HELPER missing: cargo build -p ostree-guests-helpers"
-
-conf() { # NAME TEXT
-	printf '%s\n[network]\nmode = "none"\n' "$2" >"$CFGROOT/etc/ostree-guests.d/$1.toml"
-	chmod 0644 "$CFGROOT/etc/ostree-guests.d/$1.toml"
-}
 conf idm '[security]
 private-users = "idmap"'
 conf k8s 'profile = "kubernetes"'

@@ -1,10 +1,23 @@
 # shellcheck shell=bash
 # Guest lifecycle for the boot tests (sourced): start guests through the start helper without
-# systemd, wait for multi-user.target, run commands inside, stop them, clean up.
+# systemd, wait for multi-user.target, run commands inside, stop them, clean up. It sources
+# common.sh and mk-sysroot.sh and sets REPO (the repository's root), so a T2 script starts with
 #
-# The caller sets, before sourcing: WORK LOGS SYSROOT CFGROOT HELPER BOOT_TIMEOUT STOP_TIMEOUT
-# and then calls boot_setup (traps, helper environment). Guests are started with the helper's
-# --no-register: there is no machined where PID 1 is not systemd.
+#   . "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../lib/boot.sh"
+#   t2_init /dev/shm/ostree-guests-t2-NAME [PACKAGE...]   # root, packages, variables, boot_setup
+#   t2_fresh_work                                         # empty WORK, LOGS, config directory
+#   t2_need_helper                                        # the helper, built when missing
+#
+# t2_init sets WORK LOGS SYSROOT CFGROOT HELPER BOOT_TIMEOUT STOP_TIMEOUT (a caller without it
+# sets them itself before boot_setup: traps, helper environment). Guests are started with the
+# helper's --no-register: there is no machined where PID 1 is not systemd.
+
+_BOOT_LIB=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+REPO=$(realpath "$_BOOT_LIB/../..")
+# shellcheck source=tests/lib/common.sh
+. "$_BOOT_LIB/common.sh"
+# shellcheck source=tests/lib/mk-sysroot.sh
+. "$_BOOT_LIB/mk-sysroot.sh"
 
 # ---- bookkeeping for cleanup ---------------------------------------------------
 declare -A GUEST_PID=() # name -> helper pid (= nspawn pid after exec)
@@ -54,6 +67,54 @@ boot_setup() {
 }
 
 timing() { printf 'TIMING: %s %ss\n' "$1" "$2"; }
+
+# ---- the T2 scripts' common start -----------------------------------------------------
+# t2_init WORKDIR [PACKAGE...]: root, the boot tests' packages and PACKAGE..., the variables
+# (WORK is T2_WORKDIR or WORKDIR; HELPER is OSTREE_GUEST_START or the debug build under
+# CARGO_TARGET_DIR, default <repo>/target), then boot_setup.
+t2_init() {
+	local workdir=$1
+	shift
+	need_root
+	ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux mount "$@"
+	WORK=${T2_WORKDIR:-$workdir}
+	SYSROOT=$WORK/sysroot
+	CFGROOT=$WORK/root
+	LOGS=$WORK/logs
+	BOOT_TIMEOUT=${T2_BOOT_TIMEOUT:-120}
+	STOP_TIMEOUT=30
+	T2_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+	case $T2_TARGET_DIR in /*) ;; *) T2_TARGET_DIR=$REPO/$T2_TARGET_DIR ;; esac
+	HELPER=${OSTREE_GUEST_START:-$T2_TARGET_DIR/debug/ostree-guest-start}
+	boot_setup
+}
+
+# t2_fresh_work: WORK removed and made again with LOGS and the configuration directory (mode
+# 0755 whatever the umask: the loader ignores group-writable ones)
+t2_fresh_work() {
+	if [ -e "$WORK" ]; then remove_tree "$WORK" || die "cannot remove the old $WORK"; fi
+	mkdir -p "$LOGS" "$CFGROOT/etc/ostree-guests.d"
+	chmod 0755 "$CFGROOT" "$CFGROOT/etc" "$CFGROOT/etc/ostree-guests.d"
+}
+
+# t2_need_helper: HELPER must be executable; the default one is built first if it is missing
+# and cargo is there.
+t2_need_helper() {
+	if [ ! -x "$HELPER" ] && [ -z "${OSTREE_GUEST_START:-}" ] && command -v cargo >/dev/null; then
+		log "building the helper: cargo build -p ostree-guests-helpers"
+		(cd "$REPO" && CARGO_TARGET_DIR=$T2_TARGET_DIR cargo build -q -p ostree-guests-helpers) ||
+			die "cargo build failed"
+	fi
+	[ -x "$HELPER" ] || die "helper $HELPER missing: run 'cargo build -p ostree-guests-helpers', or set OSTREE_GUEST_START"
+	log "helper: $HELPER"
+}
+
+# conf NAME TEXT: guest NAME's configuration file, TEXT then [network] mode = "none" (the boot
+# tests give guests no network), mode 0644.
+conf() {
+	printf '%s\n[network]\nmode = "none"\n' "$2" >"$CFGROOT/etc/ostree-guests.d/$1.toml"
+	chmod 0644 "$CFGROOT/etc/ostree-guests.d/$1.toml"
+}
 
 guest_dry_run() { "${helper_env[@]}" "$HELPER" --dry-run --no-register "$1"; }
 

@@ -10,7 +10,7 @@
 #                         PASS/FAIL/SKIP lines, counters, final "N passed, N failed, N skipped"
 #   remove_tree DIR       chattr -i on OSTree deployment roots below DIR, then rm -rf DIR
 #                         (refuses when something is mounted below DIR)
-#   elapsed_since T0      seconds (1 decimal) since a $EPOCHREALTIME value
+#   elapsed_since T0 [T1] seconds (1 decimal) from a $EPOCHREALTIME value to T1 (default: now)
 
 [ -n "${_OSTREE_GUESTS_COMMON_SH:-}" ] && return 0
 _OSTREE_GUESTS_COMMON_SH=1
@@ -19,7 +19,7 @@ _OSTREE_GUESTS_COMMON_SH=1
 export OSTREE_GUESTS_T0
 
 elapsed_since() {
-	local t0=${1:-$OSTREE_GUESTS_T0} now=$EPOCHREALTIME
+	local t0=${1:-$OSTREE_GUESTS_T0} now=${2:-$EPOCHREALTIME}
 	# bash arithmetic on microseconds: no bc/awk needed
 	local us=$((${now/./} - ${t0/./}))
 	printf '%d.%d' $((us / 1000000)) $(((us % 1000000) / 100000))

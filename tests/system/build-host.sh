@@ -118,6 +118,12 @@ _t3a_host_payload() {
 	chmod 0755 "$t/usr/libexec/ostree-guests-t3a/run-scenarios"
 	systemctl --root="$t" enable t3a-sysroot-ro.service t3a-scenarios.service >/dev/null 2>&1
 	[ "$HOST_KIND" = vm ] && _t3_vm_payload "$t"
+	# `ostree container` as on Fedora Atomic, where rpm-ostree provides it (scenario 17): the
+	# test-only build installed here by tests/lib/ostree-container.sh, when there is one
+	local ext=/usr/libexec/libostree/ext/ostree-container
+	if [ "$HOST_KIND" = container ] && [ -x "$ext" ]; then
+		install -D -m 0755 "$ext" "$t$ext"
+	fi
 	return 0
 }
 
@@ -137,6 +143,25 @@ _t3a_abort() {
 	kill "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 	die "$2"
+}
+
+# host_work_start: the caller's cleanup on exit, status 130 on a signal; WORK made and absolute.
+host_work_start() {
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	mkdir -p "$WORK"
+	WORK=$(realpath "$WORK")
+}
+
+# host_work_remove KEEP [FILE...]: unless KEEP is 1 (T3A_KEEP, T3_KEEP), the sysroot and the
+# staged host tree below WORK go, and FILE... with them.
+host_work_remove() {
+	local keep=$1
+	shift
+	[ "$keep" = 1 ] && return 0
+	remove_tree "$WORK/sysroot"
+	rm -rf --one-file-system "$WORK/host-stage"
+	rm -f "$@"
 }
 
 build_host_sysroot() {

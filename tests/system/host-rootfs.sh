@@ -9,7 +9,10 @@
 # machined, machinectl), dbus (machined and machinectl need the system bus), ostree (the admin runs
 # `ostree admin deploy` on the host), iproute2, udev + kmod (modprobe@ units of the stock
 # systemd-nspawn@.service) and e2fsprogs (chattr, to remove an immutable deployment like
-# `ostree admin cleanup` does) and busybox (its httpd serves the signed remote of scenario 15).
+# `ostree admin cleanup` does), busybox (its httpd serves the signed remote of scenario 15), and
+# skopeo (the image proxy of `ostree container`, scenario 17) with netavark, which provides the
+# virtual container-network-stack its containers-common depends on (debootstrap resolves no
+# virtual packages).
 # Cached at $OSTREE_GUESTS_CACHE/host-<KEY>.tar, KEY = hash of suite,
 # variant, packages, architecture and HOST_ROOTFS_VERSION (bump it when the recipe changes).
 #
@@ -24,7 +27,7 @@ HOST_ROOTFS_VERSION=ostree-guests-t3a-host-rootfs-1
 : "${OSTREE_GUESTS_CACHE:=/var/tmp/ostree-guests/cache}"
 : "${HOST_SUITE:=bookworm}"
 : "${HOST_VARIANT:=minbase}"
-: "${HOST_PACKAGES:=systemd,systemd-sysv,systemd-container,dbus,ostree,iproute2,udev,kmod,e2fsprogs,busybox}"
+: "${HOST_PACKAGES:=systemd,systemd-sysv,systemd-container,dbus,ostree,iproute2,udev,kmod,e2fsprogs,busybox,skopeo,netavark}"
 : "${OSTREE_GUESTS_SCRATCH:=/dev/shm}"
 
 host_rootfs_args() { printf '%s\n' host "$HOST_SUITE" "$HOST_VARIANT" "$HOST_PACKAGES" "$HOST_ROOTFS_VERSION"; }

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Scenario 17 (VM tier only), sourced by scenarios.sh: the /run/ostree-booted that the real
+# Scenario 18 (VM tier only), sourced by scenarios.sh: the /run/ostree-booted that the real
 # ostree-prepare-root wrote in the initramfs, read by GLib, against libostree and our detection.
 #   * the marker is a non-empty normal-form GVariant a{sv} holding backing-root-device-inode (tt);
 #     GLib's own parser reads it (python3-gi, installed in the VM image), not our reader;

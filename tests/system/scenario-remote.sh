@@ -38,7 +38,7 @@ if want 15 && [ -d "$REMOTE_DIR/repo" ]; then
 	out=$(ostree-guests create iot --ref fedora-iot:fedora/stable/x86_64/iot --now 2>&1)
 	rc=$?
 	verdict "15: create iot --ref fedora-iot:fedora/stable/x86_64/iot --now" \
-		"rc=$rc after $(secs_since "$t")s: $(echo "$out" | tail -n 3 | oneline)" [ "$rc" = 0 ]
+		"rc=$rc after $(elapsed_since "$t")s: $(echo "$out" | tail -n 3 | oneline)" [ "$rc" = 0 ]
 	await 90 "15: the guest from the remote is up (unit active, registered, shell answers)" guest_up iot &&
 		pass "15: the guest from the remote is up" "$(prop iot ActiveState), leader $(leader iot)"
 	verdict "15: its deployment is the signed commit (version t3a-iot-1)" \

@@ -10,7 +10,7 @@
 # 0-12 run on every tier; 13 (cgroup v2 controllers, MemoryMax) needs the VM's own kernel and
 # unified hierarchy; 14 (NetworkManager) needs udev, i.e. the VM, booted with networkd masked;
 # 15 and 16 (tests/system/scenario-remote.sh) run in the container, whose share has the remote;
-# 17 (tests/system/scenario-marker.sh: the real GVariant /run/ostree-booted against libostree and
+# 18 (tests/system/scenario-marker.sh: the real GVariant /run/ostree-booted against libostree and
 # our detection) needs the VM, the only tier booted through ostree-prepare-root.
 #
 # Guest stateroots in the sysroot (tests/system/build-host.sh): auto1 (autostart, veth), off1
@@ -21,6 +21,9 @@ export LC_ALL=C SYSTEMD_PAGER='' SYSTEMD_COLORS=0
 START=/usr/libexec/ostree-guests/ostree-guest-start
 CONF=/etc/ostree-guests.d
 T0=$EPOCHREALTIME
+# The harness's helpers (elapsed_since, pass, fail), copied onto the share by t3a.sh and t3.sh.
+# shellcheck source=tests/lib/common.sh
+. /var/mnt/share/common.sh
 N_PASS=0 N_FAIL=0
 TIER=container SCENARIOS='' TIME_SCALE=1
 # shellcheck disable=SC1091
@@ -31,19 +34,18 @@ want() {
 		case " $SCENARIOS " in *" $1 "*) return 0 ;; *) return 1 ;; esac
 	fi
 	case $1 in
-	13 | 14 | 17) [ "$TIER" = vm ] ;;
+	13 | 14 | 18) [ "$TIER" = vm ] ;;
 	# the signed remote is made by t3a.sh before the host boots (tests/system/remote-repo.sh)
 	15 | 16) [ "$TIER" = container ] ;;
+	# the images, ostree container and skopeo are in the container host only (t3a.sh)
+	17) [ "$TIER" = container ] ;;
 	*) return 0 ;;
 	esac
 }
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
-secs_since() { local us=$(($(now_us) - ${1/./})); printf '%d.%d' $((us / 1000000)) $(((us % 1000000) / 100000)); }
-info() { printf '[%6ss] %s\n' "$(secs_since "$T0")" "$*"; }
+info() { printf '[%6ss] %s\n' "$(elapsed_since "$T0")" "$*"; }
 oneline() { tr '\n' ' ' | sed 's/  */ /g; s/ *$//' | cut -c1-400; }
-pass() { N_PASS=$((N_PASS + 1)); printf 'PASS: %s (%s)\n' "$1" "${2:-}"; }
-fail() { N_FAIL=$((N_FAIL + 1)); printf 'FAIL: %s (%s)\n' "$1" "${2:-}"; }
 # verdict WHAT SAW CMD...: PASS when CMD succeeds
 verdict() { local what=$1 saw=$2; shift 2; if "$@"; then pass "$what" "$saw"; else fail "$what" "$saw"; fi; }
 # tmo SECONDS: a timeout, scaled for the tier
@@ -99,7 +101,7 @@ kill_listeners() {
 		esac
 	done
 }
-scenario() { [ -n "${SC_T:-}" ] && echo "TIMING: scenario $SC_N ${SC_WHAT} $(secs_since "$SC_T")s"; SC_N=$1 SC_WHAT=$2 SC_T=$EPOCHREALTIME; info "== scenario $1: $2"; }
+scenario() { [ -n "${SC_T:-}" ] && echo "TIMING: scenario $SC_N ${SC_WHAT} $(elapsed_since "$SC_T")s"; SC_N=$1 SC_WHAT=$2 SC_T=$EPOCHREALTIME; info "== scenario $1: $2"; }
 
 info "t3a scenarios on $(hostname), systemd $(systemctl --version | awk 'NR==1{print $2}'), uptime $(cut -d' ' -f1 /proc/uptime)s"
 
@@ -155,7 +157,7 @@ verdict "generator wrote the drop-ins and the autostart links" \
 	-a ! -e "$G/machines.target.wants/systemd-nspawn@off1.service" -a -L "$G/multi-user.target.wants/machines.target"
 t=$EPOCHREALTIME
 wait_for 60 guest_up auto1
-verdict "autostart guest auto1 running" "$(systemctl is-active "$(unit auto1)"), machine: $(machinectl list --no-legend | awk '$1 == "auto1"' | oneline), up after $(secs_since "$t")s more" guest_up auto1
+verdict "autostart guest auto1 running" "$(systemctl is-active "$(unit auto1)"), machine: $(machinectl list --no-legend | awk '$1 == "auto1"' | oneline), up after $(elapsed_since "$t")s more" guest_up auto1
 verdict "autostart = false guest off1 not running" "$(systemctl is-active "$(unit off1)")" \
 	sh -c "! systemctl -q is-active $(unit off1) && ! machinectl list --no-legend | grep -q '^off1 '"
 
@@ -169,11 +171,11 @@ verdict "daemon-reload generated the new guest's drop-in" "$(systemctl show -p D
 	test -f "$G/systemd-nspawn@fresh.service.d/50-ostree-guests.conf"
 t=$EPOCHREALTIME
 out=$(timeout "$(tmo 60)" systemctl start "$(unit fresh)" 2>&1); rc=$?
-verdict "systemctl start $(unit fresh)" "rc=$rc $out, $(secs_since "$t")s" test $rc = 0
+verdict "systemctl start $(unit fresh)" "rc=$rc $out, $(elapsed_since "$t")s" test $rc = 0
 wait_for 30 shell_ok fresh
 verdict "machinectl list shows fresh" "$(machinectl list --no-legend | awk '$1 == "fresh"' | oneline)" registered fresh
 out=$(timeout "$(tmo 20)" machinectl -q shell fresh /bin/true </dev/null 2>&1); rc=$?
-verdict "machinectl shell fresh /bin/true" "rc=$rc $out, guest up $(secs_since "$t")s after start" test $rc = 0
+verdict "machinectl shell fresh /bin/true" "rc=$rc $out, guest up $(elapsed_since "$t")s after start" test $rc = 0
 
 fi
 # ---- 3. the guest's / is its deployment, /var persists ------------------------------------------
@@ -193,7 +195,7 @@ t=$EPOCHREALTIME
 timeout "$(tmo 60)" systemctl restart "$(unit fresh)"; rc=$?
 wait_for 30 guest_up fresh
 got=$(in_guest fresh cat /var/t3a-persist 2>&1)
-verdict "a file in the guest's /var survives systemctl restart" "restart rc=$rc, up in $(secs_since "$t")s, read '$got', stateroot var has '$(cat /sysroot/ostree/deploy/fresh/var/t3a-persist 2>&1)'" \
+verdict "a file in the guest's /var survives systemctl restart" "restart rc=$rc, up in $(elapsed_since "$t")s, read '$got', stateroot var has '$(cat /sysroot/ostree/deploy/fresh/var/t3a-persist 2>&1)'" \
 	test "$got" = "$tok" -a "$(cat /sysroot/ostree/deploy/fresh/var/t3a-persist 2>&1)" = "$tok"
 o=$(in_guest fresh sh -c 'touch /etc/t3a-w && rm /etc/t3a-w && echo etc-rw; touch /usr/t3a-w 2>/dev/null && echo usr-rw || echo usr-ro' 2>&1 | oneline)
 verdict "guest /etc writable, /usr read-only; host /sysroot still $(findmnt -no OPTIONS /sysroot | cut -d, -f1)" "$o" test "$o" = "etc-rw usr-ro"
@@ -292,7 +294,7 @@ wait_for 120 sh -c "[ \"\$(systemctl show -p NRestarts --value $(unit auto1))\" 
 wait_for 60 guest_up auto1
 restarted_and_answers() { [ "$(prop auto1 NRestarts)" -gt "$n0" ] && [ "$(prop auto1 MainPID)" != "$m0" ] && [ "$(prop auto1 MainPID)" != 0 ] && guest_up auto1; }
 verdict "kill -9 of auto1's nspawn (MainPID $m0): the service restarts and the guest is back (it answers)" \
-	"NRestarts $n0 -> $(prop auto1 NRestarts), MainPID now $(prop auto1 MainPID), back after $(secs_since "$t")s" \
+	"NRestarts $n0 -> $(prop auto1 NRestarts), MainPID now $(prop auto1 MainPID), back after $(elapsed_since "$t")s" \
 	restarted_and_answers
 guest_up auto1 || info "auto1 after kill: $(systemctl status --no-pager -n 15 "$(unit auto1)" | oneline)"
 # 20 immediate start/stop pairs, as a script or an impatient admin does them. `systemctl start`
@@ -305,13 +307,13 @@ for i in $(seq 1 20); do
 	timeout "$(tmo 60)" systemctl start "$(unit off1)" || startf=$((startf + 1))
 	ts=$EPOCHREALTIME
 	if ! timeout "$(tmo 5)" systemctl stop "$(unit off1)"; then
-		hung+=("cycle $i: stop not done after $(secs_since "$ts")s, unit $(prop off1 SubState), guest $(in_guest off1 systemctl is-system-running 2>&1)")
+		hung+=("cycle $i: stop not done after $(elapsed_since "$ts")s, unit $(prop off1 SubState), guest $(in_guest off1 systemctl is-system-running 2>&1)")
 		systemctl kill -s KILL "$(unit off1)"
 		wait_for 30 sh -c "! systemctl -q is-active $(unit off1)"
 		systemctl reset-failed "$(unit off1)" 2>/dev/null
 	fi
 done
-verdict "20 consecutive systemctl start/stop cycles of off1" "$startf failed starts, ${#hung[@]} hung stops${hung:+: ${hung[*]}}; $(secs_since "$t")s" \
+verdict "20 consecutive systemctl start/stop cycles of off1" "$startf failed starts, ${#hung[@]} hung stops${hung:+: ${hung[*]}}; $(elapsed_since "$t")s" \
 	test $startf = 0 -a ${#hung[@]} = 0
 ae=$(journal_since "$t6" | grep -iE 'machine.*already exists' | oneline)
 verdict "no \"Machine already exists\" in the journal (kill -9 and cycles)" "${ae:-none}; helper: $(journal_since "$t6" | grep -c 'cleared a stale machine registration') stale registrations cleared" test -z "$ae"
@@ -351,7 +353,7 @@ machinectl poweroff fresh; rc=$?
 wait_for 60 sh -c "! systemctl -q is-active $(unit fresh)"
 sleep 4 # > RestartSec: Restart=on-failure must not bring it back
 verdict "machinectl poweroff stops the guest cleanly, no restart" \
-	"rc=$rc, $(secs_since "$t")s, ActiveState=$(prop fresh ActiveState), Result=$(prop fresh Result), ExecMainStatus=$(prop fresh ExecMainStatus), NRestarts $n0 -> $(prop fresh NRestarts), registered: $(registered fresh && echo yes || echo no)" \
+	"rc=$rc, $(elapsed_since "$t")s, ActiveState=$(prop fresh ActiveState), Result=$(prop fresh Result), ExecMainStatus=$(prop fresh ExecMainStatus), NRestarts $n0 -> $(prop fresh NRestarts), registered: $(registered fresh && echo yes || echo no)" \
 	test "$(prop fresh ActiveState)" = inactive -a "$(prop fresh Result)" = success -a "$(prop fresh NRestarts)" = "$n0" -a "$(registered fresh && echo y)" = ""
 
 fi
@@ -616,15 +618,18 @@ scenario 14 "NetworkManager"
 # shellcheck source=tests/system/scenario-nm.sh
 . /var/mnt/share/scenario-nm.sh
 fi
-# ---- 17. the real /run/ostree-booted against libostree and our detection (VM tier) ---------------
-if want 17; then
-scenario 17 "booted marker"
+# ---- 18. the real /run/ostree-booted against libostree and our detection (VM tier) ---------------
+if want 18; then
+scenario 18 "booted marker"
 # shellcheck source=tests/system/scenario-marker.sh
 . /var/mnt/share/scenario-marker.sh
 fi
 # ---- 15. the README's first guest from a signed HTTP remote; 16. restart to apply ------------------
 # shellcheck source=tests/system/scenario-remote.sh
 [ -r /var/mnt/share/scenario-remote.sh ] && . /var/mnt/share/scenario-remote.sh
+# ---- 17. a guest from a container image ---------------------------------------------------------
+# shellcheck source=tests/system/scenario-image.sh
+[ -r /var/mnt/share/scenario-image.sh ] && . /var/mnt/share/scenario-image.sh
 scenario end ""
 info "done"
 printf '%d passed, %d failed\n' "$N_PASS" "$N_FAIL"

@@ -12,11 +12,11 @@
 #            └─ t3a-scenarios.service: tests/system/scenarios.sh from the 9p share
 #
 # It boots the same image twice, picking the network stack on the kernel command line:
-#   networkd        NetworkManager masked; scenarios 0-13 (13: cgroup controllers, MemoryMax) and 17
+#   networkd        NetworkManager masked; scenarios 0-13 (13: cgroup controllers, MemoryMax) and 18
 #   networkmanager  systemd-networkd masked; scenarios 0, 1, 14 (bridge from our keyfile on an
 #                   uplink matched by MAC, a bridged guest's lease, a veth guest reaching the host)
-#                   and 17
-# Scenario 17 reads the /run/ostree-booted that the real ostree-prepare-root wrote (a GVariant on
+#                   and 18
+# Scenario 18 reads the /run/ostree-booted that the real ostree-prepare-root wrote (a GVariant on
 # Debian 13) with GLib and checks our booted-stateroot detection against libostree's.
 # The VM has one virtio NIC on QEMU's user network (it serves DHCP to the bridge and the guest).
 #
@@ -27,7 +27,7 @@
 #       T3_WORKDIR   scratch (default /dev/shm/ostree-guests-t3; image and logs, removed unless
 #                    T3_KEEP=1)
 #       T3_BOOTS     which boots, in order (default "networkd networkmanager")
-#       T3_SCENARIOS which scenarios every boot runs (default: 0-13 17, and 0 1 14 17);
+#       T3_SCENARIOS which scenarios every boot runs (default: 0-13 18, and 0 1 14 18);
 #       T3_SCENARIOS_NETWORKD, T3_SCENARIOS_NETWORKMANAGER  the same for one boot (they win)
 #       T3_LOCK      a lock file (e.g. /var/tmp/ostree-guests-systest.lock) held with flock only
 #                    while the sysroot and disk image are built, not while QEMU runs: the VMs
@@ -69,21 +69,12 @@ cleanup() {
 		kill -KILL "$QEMU_PID" 2>/dev/null
 		wait "$QEMU_PID" 2>/dev/null
 	fi
-	if [ "${T3_KEEP:-0}" != 1 ]; then
-		remove_tree "$WORK/sysroot"
-		rm -rf --one-file-system "$WORK/host-stage"
-		rm -f "$WORK/disk.img"
-	fi
+	host_work_remove "${T3_KEEP:-0}" "$WORK/disk.img"
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-span() { local us=$((${2/./} - ${1/./})); printf '%d.%d' $((us / 1000000)) $(((us % 1000000) / 100000)); }
 
 t_start=$EPOCHREALTIME
-mkdir -p "$WORK"
-WORK=$(realpath "$WORK")
+host_work_start
 if [ -n "${T3_LOCK:-}" ]; then
 	exec {lock_fd}>"$T3_LOCK" || die "cannot open T3_LOCK=$T3_LOCK"
 	log "t3: waiting for $T3_LOCK (held while building only)"
@@ -112,7 +103,7 @@ remove_tree "$SYSROOT"
 t_built=$EPOCHREALTIME
 # the image is built: T2/T3a may run while the VMs boot
 [ -n "${T3_LOCK:-}" ] && exec {lock_fd}>&-
-log "t3: disk image $(du -h "$WORK/disk.img" | cut -f1) used ($(span "$t_start" "$t_built")s since start)"
+log "t3: disk image $(du -h "$WORK/disk.img" | cut -f1) used ($(elapsed_since "$t_start" "$t_built")s since start)"
 
 accel=${T3_ACCEL:-tcg}
 # "tcg,thread=multi" is one argument of -accel
@@ -124,7 +115,8 @@ boot() {
 	local name=$1 extra=$2 selection=$3 share=$WORK/share-$1 t0=$EPOCHREALTIME rc=0
 	rm -rf "$share"
 	mkdir -p "$share"
-	install -m 0644 "$T3_DIR/scenarios.sh" "$T3_DIR/scenario-nm.sh" "$T3_DIR/scenario-marker.sh" "$share/"
+	install -m 0644 "$T3_DIR/scenarios.sh" "$T3_DIR/scenario-nm.sh" "$T3_DIR/scenario-marker.sh" \
+		"$T3_DIR/../lib/common.sh" "$share/"
 	printf 'TIER=vm\nSCENARIOS="%s"\nTIME_SCALE=%s\n' "$selection" "${T3_TIME_SCALE:-6}" >"$share/tier.env"
 	log "t3: boot '$name' (${accel}, timeout ${TIMEOUT}s): scenarios $selection; console $WORK/console-$name.log"
 	timeout "$TIMEOUT" nice -n "${T3_NICE:-10}" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
@@ -138,7 +130,7 @@ boot() {
 	QEMU_PID=$!
 	wait "$QEMU_PID" || rc=$?
 	QEMU_PID=
-	log "t3: boot '$name' ended rc=$rc after $(span "$t0" "$EPOCHREALTIME")s"
+	log "t3: boot '$name' ended rc=$rc after $(elapsed_since "$t0")s"
 	if [ -s "$share/scenarios.log" ]; then
 		grep -v '^[0-9]* passed, [0-9]* failed$' "$share/scenarios.log" | sed "s/^/[$name] /"
 		N_PASS=$((N_PASS + $(grep -c '^PASS: ' "$share/scenarios.log")))
@@ -152,22 +144,22 @@ boot() {
 	elif [ "$(cat "$share/rc")" != 0 ] && ! grep -q '^FAIL: ' "$share/scenarios.log"; then
 		fail "[$name] the in-host scenario script exited 0" "rc=$(cat "$share/rc")"
 	fi
-	echo "TIMING: boot $name $(span "$t0" "$EPOCHREALTIME")s"
+	echo "TIMING: boot $name $(elapsed_since "$t0")s"
 }
 
 for b in $BOOTS; do
 	case $b in
 	networkd)
 		boot networkd "systemd.mask=NetworkManager.service" \
-			"${T3_SCENARIOS_NETWORKD:-${T3_SCENARIOS:-0 1 2 3 4 5 6 7 8 9 10 11 12 13 17}}"
+			"${T3_SCENARIOS_NETWORKD:-${T3_SCENARIOS:-0 1 2 3 4 5 6 7 8 9 10 11 12 13 18}}"
 		;;
 	networkmanager)
 		boot networkmanager "systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket" \
-			"${T3_SCENARIOS_NETWORKMANAGER:-${T3_SCENARIOS:-0 1 14 17}}"
+			"${T3_SCENARIOS_NETWORKMANAGER:-${T3_SCENARIOS:-0 1 14 18}}"
 		;;
 	*) die "T3_BOOTS: unknown boot '$b' (networkd, networkmanager)" ;;
 	esac
 done
-echo "TIMING: build $(span "$t_start" "$t_built")s, total $(span "$t_start" "$EPOCHREALTIME")s"
+echo "TIMING: build $(elapsed_since "$t_start" "$t_built")s, total $(elapsed_since "$t_start")s"
 log "t3: logs in $WORK/share-* and $WORK/console-*.log"
 check_summary

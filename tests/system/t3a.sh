@@ -27,6 +27,8 @@ T3A_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 . "$T3A_DIR/build-host.sh"
 # shellcheck source=tests/system/remote-repo.sh
 . "$T3A_DIR/remote-repo.sh"
+# shellcheck source=tests/lib/ostree-container.sh
+. "$T3A_DIR/../lib/ostree-container.sh"
 
 need_root
 ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux make
@@ -52,28 +54,31 @@ cleanup() {
 		log "cleanup: mounts left below $WORK:"
 		findmnt -rn -o TARGET | grep -F "$WORK" >&2
 		rc=1
-	elif [ "${T3A_KEEP:-0}" != 1 ]; then
-		remove_tree "$WORK/sysroot"
-		rm -rf --one-file-system "$WORK/host-stage"
-		rm -f "$WORK/empty"
+	else
+		host_work_remove "${T3A_KEEP:-0}" "$WORK/empty"
 	fi
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 t_start=$EPOCHREALTIME
-mkdir -p "$WORK"
-WORK=$(realpath "$WORK")
+host_work_start
 rm -rf "$SHARE" "$WORK/console.log"
 mkdir -p "$SHARE"
 
+# `ostree container` here (the images of scenario 17) and in the host image (build-host.sh
+# copies the extension when it is installed here)
+ensure_ostree_container || die "ostree container is not available (tests/lib/ostree-container.sh)"
 build_host_sysroot "$WORK" || die "building the sysroot failed"
 t_built=$EPOCHREALTIME
 SYSROOT=$WORK/sysroot
 HOSTDEP=$(cat "$WORK/host-deployment")
 install -m 0644 "${T3A_SCENARIOS:-$T3A_DIR/scenarios.sh}" "$SHARE/scenarios.sh"
-install -m 0644 "$T3A_DIR/scenario-remote.sh" "$SHARE/"
+install -m 0644 "$T3A_DIR/scenario-remote.sh" "$T3A_DIR/scenario-image.sh" "$T3A_DIR/../lib/common.sh" "$SHARE/"
+mkdir -p "$SHARE/images"
+{
+	oci_test_image "$SYSROOT/ostree/repo" "$SHARE/images/oci:latest" 1 &&
+		oci_test_image "$SYSROOT/ostree/repo" "$SHARE/images/oci-2:latest" 2
+} || die "making the images of scenario 17 failed"
 make_signed_remote "$SHARE/remote" "$SYSROOT" || die "making the signed remote failed"
 : >"$WORK/empty" # ostree-prepare-root leaves an empty /run/ostree-booted (and the ro stamp)
 
@@ -125,7 +130,6 @@ if [ ! -s "$SHARE/rc" ]; then
 elif [ "$(cat "$SHARE/rc")" != 0 ] && [ "$N_FAIL" = 0 ]; then
 	fail "the in-host scenario script exited 0" "rc=$(cat "$SHARE/rc")"
 fi
-span() { local us=$((${2/./} - ${1/./})); printf '%d.%d' $((us / 1000000)) $(((us % 1000000) / 100000)); }
-echo "TIMING: build $(span "$t_start" "$t_built")s, boot + scenarios $(span "$t_built" "$t_done")s, total $(span "$t_start" "$t_done")s"
+echo "TIMING: build $(elapsed_since "$t_start" "$t_built")s, boot + scenarios $(elapsed_since "$t_built" "$t_done")s, total $(elapsed_since "$t_start" "$t_done")s"
 log "t3a: logs in $SHARE and $WORK/console.log"
 check_summary

@@ -6,13 +6,14 @@ use ostree_guests::config::{self, Settings};
 use ostree_guests::deployment::{self, Pin};
 
 use crate::args::{ConfigOpts, CreateArgs, NetworkMode, OptSource, PrivateUsers, Profile};
+use crate::container;
 use crate::exit::{CONFIG_INVALID, Failure, GUEST_EXISTS, Result, SYSTEMD_FAILED, USAGE};
 use crate::files::{self, toml_string};
 use crate::progress;
 use crate::sysroot::{Host, Id, Running};
 use crate::systemd;
 
-use super::{claims, parse_name, resolve_target, short};
+use super::{Target, claims, parse_name, resolve_target, short};
 
 const HEADER: &str = "# Written by `ostree-guests create`. All keys: ostree-guests.d(5).\n";
 
@@ -105,7 +106,15 @@ pub fn run(a: &CreateArgs) -> Result<()> {
     let name = name.as_str();
     let text = config_text(&a.config);
     let mut settings = check_text(name, &text)?;
-    let keep = usize::from(a.keep.keep);
+    // A bad reference or a missing `ostree container` is refused before anything changes.
+    let image = match a.source.image.as_deref() {
+        Some(i) => {
+            let image = container::parse(i, a.signed)?;
+            container::require()?;
+            Some(image)
+        }
+        None => None,
+    };
     let host = Host::from_env();
     let root = files::config_root();
     let _lock = host.lock()?;
@@ -181,51 +190,38 @@ pub fn run(a: &CreateArgs) -> Result<()> {
         refspec: a.source.refspec.clone(),
         commit: a.source.commit.clone(),
     };
-    let target = resolve_target(&host, &source)?
-        .ok_or_else(|| Failure::new(USAGE, "create needs --ref or --commit"))?;
-    let ours = Host::of_root(&deps, stateroot);
-    let already = ours.iter().any(|d| d.checksum == target.commit);
-    if !ours.is_empty() && !already && !a.force {
-        let list: Vec<String> = ours.iter().map(|d| d.label()).collect();
-        return Err(Failure::new(
-            GUEST_EXISTS,
-            format!(
-                "stateroot {stateroot} already has deployments ({}) but none of {}; `ostree-guests upgrade {name}` deploys a new commit, --force deploys it here",
-                list.join(", "),
-                target.commit
-            ),
-        ));
-    }
-
-    if !host.stateroot_dir(stateroot).is_dir() {
-        progress::step(&format!("initialising stateroot {stateroot}"));
-        host.ostree.os_init(stateroot)?;
-    }
+    let (target, pulled) = match &image {
+        Some(img) => {
+            let (t, p) = super::image::pull(&host, img)?;
+            (t, Some(p))
+        }
+        None => (
+            resolve_target(&host, &source)?
+                .ok_or_else(|| Failure::new(USAGE, "create needs --ref, --commit or --image"))?,
+            None,
+        ),
+    };
     // The pin in effect: an earlier `ostree-guests pin` drop-in survives a re-run.
     let pin = loaded
         .guest(name)
         .and_then(|g| g.settings.as_ref().ok())
         .map(|s| s.config.deployment.0.clone())
         .unwrap_or(Pin::Auto);
-    let mut running = Running::protect(&host, &name_unit(name))?;
-    let result = (|| {
-        if already {
-            progress::step(&format!(
-                "commit {} is already deployed in stateroot {stateroot}",
-                short(&target.commit)
-            ));
-            return Ok(());
+    let mut initialised = false;
+    let placed = place(&host, name, stateroot, &target, &pin, a, &mut initialised);
+    let (already, running) = match placed {
+        Ok(p) => p,
+        Err(e) => {
+            // Nothing half-created: the stateroot this run made and the image it pulled go.
+            if initialised {
+                remove_empty_stateroot(&host, stateroot);
+            }
+            if let Some(p) = &pulled {
+                p.undo(&host);
+            }
+            return Err(e);
         }
-        host.deploy(stateroot, &target.refspec, &target.commit, keep > 2, None)?;
-        if pin == Pin::Auto {
-            host.make_first(stateroot, &target.commit, keep, &mut running)?;
-        }
-        host.prune(stateroot, keep, None)
-    })();
-    if let Err(e) = result {
-        running.abandon(&host);
-        return Err(e);
-    }
+    };
     if !same {
         progress::step(&format!(
             "writing {}",
@@ -251,6 +247,12 @@ pub fn run(a: &CreateArgs) -> Result<()> {
         d.label(),
         shown.display()
     );
+    if let Some((reference, digest)) = super::image::describe(&host, d) {
+        println!(
+            "{name}: image {reference}{}",
+            digest.map(|d| format!(" ({d})")).unwrap_or_default()
+        );
+    }
     let unit = name_unit(name);
     if !a.now {
         println!(
@@ -272,6 +274,78 @@ pub fn run(a: &CreateArgs) -> Result<()> {
     systemd::start(&unit)?;
     println!("{name}: started {unit}");
     Ok(())
+}
+
+/// Deploys `target` into the stateroot (initialising it first if needed) and makes it the
+/// guest's deployment, keeping the guest running meanwhile if it does; true when the commit was
+/// deployed there already, and the running guest's guard (finished once the configuration is
+/// written). `initialised` tells the caller what to undo on failure.
+fn place(
+    host: &Host,
+    name: &str,
+    stateroot: &str,
+    target: &Target,
+    pin: &Pin,
+    a: &CreateArgs,
+    initialised: &mut bool,
+) -> Result<(bool, Running)> {
+    let keep = usize::from(a.keep.keep);
+    let deps = host.list()?;
+    let ours = Host::of_root(&deps, stateroot);
+    let already = ours.iter().any(|d| d.checksum == target.commit);
+    if !ours.is_empty() && !already && !a.force {
+        let list: Vec<String> = ours.iter().map(|d| d.label()).collect();
+        return Err(Failure::new(
+            GUEST_EXISTS,
+            format!(
+                "stateroot {stateroot} already has deployments ({}) but none of {}; `ostree-guests upgrade {name}` deploys a new commit, --force deploys it here",
+                list.join(", "),
+                target.commit
+            ),
+        ));
+    }
+    if !host.stateroot_dir(stateroot).is_dir() {
+        progress::step(&format!("initialising stateroot {stateroot}"));
+        *initialised = true;
+        host.ostree.os_init(stateroot)?;
+    }
+    let mut running = Running::protect(host, &name_unit(name))?;
+    let result = (|| {
+        if already {
+            progress::step(&format!(
+                "commit {} is already deployed in stateroot {stateroot}",
+                short(&target.commit)
+            ));
+            return Ok(());
+        }
+        super::image::deploy(host, stateroot, target, keep > 2)?;
+        if *pin == Pin::Auto {
+            host.make_first(stateroot, &target.commit, keep, &mut running)?;
+        }
+        host.prune(stateroot, keep, None)
+    })();
+    if let Err(e) = result {
+        running.abandon(host);
+        return Err(e);
+    }
+    Ok((already, running))
+}
+
+/// Removes a stateroot directory this run created, unless a deployment of it exists by now.
+fn remove_empty_stateroot(host: &Host, stateroot: &str) {
+    let dir = host.stateroot_dir(stateroot);
+    match host.list() {
+        Ok(deps) if deps.iter().all(|d| d.stateroot != stateroot) => {
+            progress::step(&format!("removing the new stateroot {}", dir.display()));
+            if let Err(e) = fs::remove_dir_all(&dir) {
+                progress::warn(&format!("could not remove {}: {e}", dir.display()));
+            }
+        }
+        _ => progress::warn(&format!(
+            "{} is left: it has deployments, or they could not be listed",
+            dir.display()
+        )),
+    }
 }
 
 fn name_unit(name: &str) -> String {

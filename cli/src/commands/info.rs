@@ -76,6 +76,18 @@ struct GuestItem {
     dropin: DropinItem,
     /// Every deployment of the stateroot, in boot-entry order.
     boot_entries: Vec<DeploymentItem>,
+    /// The container image `deployment` was deployed from (its origin's
+    /// container-image-reference), or null for a deployment of a ref or commit.
+    image: Option<ImageItem>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ImageItem {
+    /// The normalised image reference, as `create --image` recorded it.
+    reference: String,
+    /// The manifest digest (`sha256:…`) of the deployed commit, or null if it has none.
+    digest: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -165,6 +177,7 @@ fn item(
             path: dropin,
         },
         boot_entries: Vec::new(),
+        image: None,
         unit,
     };
     let s = match &guest.settings {
@@ -183,6 +196,10 @@ fn item(
     // What the start helper would boot: resolve also checks the deployment's directory.
     let resolved = deployment::resolve(&host.layout, stateroot, &s.config.deployment.0);
     let selected = resolved.as_ref().ok().map(|r| r.deployment.clone());
+    it.image = selected
+        .as_ref()
+        .and_then(|d| super::image::describe(host, d))
+        .map(|(reference, digest)| ImageItem { reference, digest });
     match resolved {
         Ok(r) => it.deployment = Some(deployment_item(&r.deployment, true)),
         Err(e) => it.resolve_error = Some(e.to_string()),
@@ -247,7 +264,10 @@ pub fn list(as_json: bool) -> Result<()> {
             |a| if a { "yes".into() } else { "no".into() },
         )
     };
-    let cells: Vec<[String; 8]> = items
+    // The IMAGE column only when a guest comes from a container image: the table of ref
+    // guests stays as it was.
+    let with_image = items.iter().any(|r| r.image.is_some());
+    let cells: Vec<Vec<String>> = items
         .iter()
         .map(|r| {
             let dep = r.deployment.as_ref().map_or_else(
@@ -260,7 +280,7 @@ pub fn list(as_json: bool) -> Result<()> {
                 },
                 |d| format!("{}.{}", short(&d.checksum), d.serial),
             );
-            [
+            let mut row = vec![
                 r.name.clone(),
                 r.stateroot.clone().unwrap_or_else(|| "-".into()),
                 dep,
@@ -276,10 +296,20 @@ pub fn list(as_json: bool) -> Result<()> {
                 } else {
                     r.addresses.join(",")
                 },
-            ]
+            ];
+            if with_image {
+                row.push(r.image.as_ref().map_or_else(
+                    || "-".to_owned(),
+                    |i| match &i.digest {
+                        Some(d) => format!("{} ({})", i.reference, short_digest(d)),
+                        None => i.reference.clone(),
+                    },
+                ));
+            }
+            row
         })
         .collect();
-    let header = [
+    let mut header = vec![
         "NAME",
         "STATEROOT",
         "DEPLOYMENT",
@@ -289,7 +319,10 @@ pub fn list(as_json: bool) -> Result<()> {
         "STATE",
         "ADDRESS",
     ];
-    let mut widths = header.map(str::len);
+    if with_image {
+        header.push("IMAGE");
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for c in &cells {
         for (w, v) in widths.iter_mut().zip(c) {
             *w = (*w).max(v.chars().count());
@@ -298,8 +331,8 @@ pub fn list(as_json: bool) -> Result<()> {
     let print = |c: &[&str]| {
         let line: Vec<String> = c
             .iter()
-            .zip(widths)
-            .map(|(v, w)| format!("{v:<w$}"))
+            .zip(&widths)
+            .map(|(v, &w)| format!("{v:<w$}"))
             .collect();
         println!("{}", line.join("  ").trim_end());
     };
@@ -313,6 +346,11 @@ pub fn list(as_json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `sha256:` and 12 hex digits: enough to tell images apart in a table.
+fn short_digest(d: &str) -> &str {
+    d.get(..19).unwrap_or(d)
 }
 
 fn error_of(it: &GuestItem) -> Option<&str> {
@@ -382,6 +420,10 @@ fn print_status(full: &GuestStatus) {
         ),
         (None, Some(e)) => println!("deployment:  none: {e}"),
         (None, None) => println!("deployment:  -"),
+    }
+    if let Some(i) = &st.image {
+        println!("image:       {}", i.reference);
+        println!("digest:      {}", i.digest.as_deref().unwrap_or("-"));
     }
     if let Some(r) = &st.running_deployment {
         println!("running:     {} {}", r.stateroot, r.id);

@@ -4,6 +4,7 @@ mod autostart;
 mod check;
 mod claims;
 mod create;
+mod image;
 mod info;
 mod pin;
 mod remove;
@@ -13,6 +14,7 @@ use std::io;
 
 use ostree_guests::config::{self, Guest, Loaded, Settings};
 use ostree_guests::name::MachineName;
+use ostree_guests::start_plan::{self, Asker};
 
 use crate::args::{Cli, Command, OptSource};
 use crate::exit::{CONFIG_INVALID, Failure, Result, USAGE};
@@ -43,18 +45,11 @@ pub(crate) fn parse_name(name: &str) -> Result<MachineName> {
         .map_err(|e| Failure::new(USAGE, format!("invalid guest name {name:?}: {e}")))
 }
 
+/// The library's one lookup (`start_plan::find_guest`), worded for the admin. A malformed name
+/// is a usage error (64) before anything is looked up.
 pub(crate) fn find_guest<'a>(loaded: &'a Loaded, name: &str) -> Result<&'a Guest> {
     parse_name(name)?;
-    if let Some(g) = loaded.guest(name) {
-        return Ok(g);
-    }
-    Err(Failure::new(
-        CONFIG_INVALID,
-        format!(
-            "no guest {name}: none of {} exists (`ostree-guests create {name} --ref REF` makes one)",
-            files::search_path(name)
-        ),
-    ))
+    start_plan::find_guest(loaded, name, Asker::Admin)
 }
 
 pub(crate) fn valid(guest: &Guest) -> Result<&Settings> {
@@ -79,6 +74,8 @@ pub(crate) struct Target {
     /// What `ostree admin deploy` gets (the ref, so the origin records it for later upgrades).
     pub refspec: String,
     pub commit: String,
+    /// Deployed from this container image (its origin records it instead of the ref).
+    pub image: Option<ostree_guests::image_ref::ImageRef>,
 }
 
 pub(crate) fn resolve_target(host: &Host, source: &OptSource) -> Result<Option<Target>> {
@@ -87,6 +84,7 @@ pub(crate) fn resolve_target(host: &Host, source: &OptSource) -> Result<Option<T
         return Ok(Some(Target {
             refspec: commit.clone(),
             commit,
+            image: None,
         }));
     }
     let Some(r) = &source.refspec else {
@@ -103,6 +101,7 @@ pub(crate) fn target_of_ref(host: &Host, refspec: &str) -> Result<Target> {
     Ok(Target {
         refspec: refspec.to_owned(),
         commit: host.ostree.rev_parse(refspec)?,
+        image: None,
     })
 }
 

@@ -93,6 +93,12 @@ pub fn run(a: &RemoveArgs) -> Result<()> {
         progress::step(&format!("stopping {unit}"));
         systemd::stop(&unit)?;
     }
+    // The images its deployments came from: their refs go too unless another deployment
+    // still uses them.
+    let images: Vec<_> = Host::of_root(&deps, &stateroot)
+        .into_iter()
+        .filter_map(|d| super::image::of_deployment(&host, d))
+        .collect();
     let mut removed = 0;
     // One at a time from a fresh listing: every undeploy renumbers the rest.
     for _ in 0..256 {
@@ -109,6 +115,7 @@ pub fn run(a: &RemoveArgs) -> Result<()> {
         host.undeploy(&Id::of(d))?;
         removed += 1;
     }
+    super::image::prune_unused(&host, &images);
 
     let main = files::main_file(&root, name);
     let mut changed = Vec::new();

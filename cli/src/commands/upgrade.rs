@@ -2,8 +2,10 @@
 
 use ostree_guests::config::{Guest, Loaded};
 use ostree_guests::deployment::{self, Deployment, Pin};
+use ostree_guests::image_ref::ImageRef;
 
 use crate::args::{OptSource, UpgradeArgs};
+use crate::container;
 use crate::exit::{Failure, NO_DEPLOYMENT, NO_UPDATE, Result, USAGE, VERIFY_FAILED};
 use crate::files;
 use crate::progress;
@@ -16,6 +18,15 @@ enum Plan {
     /// Nothing to upgrade from (no deployment yet, or deployed from a bare commit): an error
     /// for one named guest, a note for `--all`.
     Skip(Failure),
+    /// `--check` of a guest deployed from a container image: its manifest was fetched, and
+    /// compared with the stored image and the guest's deployment.
+    ImageCheck {
+        image: ImageRef,
+        current: Deployment,
+        /// The registry (or OCI directory) has a manifest the repository does not.
+        changed: bool,
+        available: bool,
+    },
     Ready {
         target: Target,
         /// The deployment the guest resolves to now (its pin's, or the stateroot's first).
@@ -32,6 +43,7 @@ impl Plan {
     fn available(&self, pin: &Pin) -> bool {
         match self {
             Self::Skip(_) => false,
+            Self::ImageCheck { available, .. } => *available,
             Self::Ready { already, first, .. } => {
                 if *pin == Pin::Auto {
                     !first
@@ -55,6 +67,7 @@ fn peek_ref(host: &Host, refspec: &str) -> Result<Target> {
     Ok(Target {
         refspec: refspec.to_owned(),
         commit: host.ostree.rev_parse(refspec)?,
+        image: None,
     })
 }
 
@@ -83,6 +96,12 @@ fn plan(
         )));
     };
     let current = deployment::select(&deps, stateroot, pin).unwrap_or(first);
+    if source.commit.is_none()
+        && source.refspec.is_none()
+        && let Some(image) = super::image::of_deployment(host, current)
+    {
+        return image_plan(host, &ours, current, pin, image, check);
+    }
     let refspec = match (&source.commit, &source.refspec) {
         (Some(_), _) => None,
         (None, Some(r)) => Some(r.clone()),
@@ -108,6 +127,44 @@ fn plan(
     Ok(Plan::Ready {
         already: ours.iter().any(|d| d.checksum == target.commit),
         first: first.checksum == target.commit,
+        current: current.clone(),
+        target,
+    })
+}
+
+/// An image guest's plan: `--check` fetches the manifest only; otherwise the image is pulled
+/// (only changed layers) and its commit is the target.
+fn image_plan(
+    host: &Host,
+    ours: &[&Deployment],
+    current: &Deployment,
+    pin: &Pin,
+    image: ImageRef,
+    check: bool,
+) -> Result<Plan> {
+    let first = ours.first().map(|d| d.checksum.as_str());
+    if check {
+        progress::step(&format!("fetching the manifest of {image}"));
+        let changed = container::manifest_changed(&host.ostree, &image)?;
+        let stored = container::stored_commit(&host.ostree, &image);
+        let deployed = |c: &str| {
+            if *pin == Pin::Auto {
+                first == Some(c)
+            } else {
+                ours.iter().any(|d| d.checksum == c)
+            }
+        };
+        return Ok(Plan::ImageCheck {
+            available: changed || !stored.as_deref().is_some_and(deployed),
+            changed,
+            current: current.clone(),
+            image,
+        });
+    }
+    let (target, _) = super::image::pull(host, &image)?;
+    Ok(Plan::Ready {
+        already: ours.iter().any(|d| d.checksum == target.commit),
+        first: first == Some(target.commit.as_str()),
         current: current.clone(),
         target,
     })
@@ -143,6 +200,26 @@ fn report_check(guest: &Guest, plan: &Plan) -> Result<bool> {
     let available = plan.available(pin);
     match plan {
         Plan::Skip(f) => println!("{}: skipped: {}", guest.name, f.message),
+        Plan::ImageCheck {
+            image,
+            current,
+            changed,
+            ..
+        } if available => println!(
+            "{}: update available: {image} {} (the guest runs {})",
+            guest.name,
+            if *changed {
+                "has a new manifest"
+            } else {
+                "was pulled already but is not the guest's deployment"
+            },
+            current.label()
+        ),
+        Plan::ImageCheck { image, current, .. } => println!(
+            "{}: no update ({image} is the one {} was deployed from)",
+            guest.name,
+            current.label()
+        ),
         Plan::Ready {
             target, current, ..
         } if available => println!(
@@ -262,12 +339,31 @@ fn upgrade_one(host: &Host, guest: &Guest, plan: Plan, keep: usize) -> Result<()
     let settings = valid(guest)?;
     let stateroot = settings.stateroot.as_str();
     let pin = &settings.config.deployment.0;
-    let (target, already) = match plan {
+    let (target, already, first) = match plan {
         Plan::Skip(f) => return Err(f),
+        Plan::ImageCheck { .. } => {
+            return Err(Failure::new(USAGE, "an image check is not an upgrade"));
+        }
         Plan::Ready {
-            target, already, ..
-        } => (target, already),
+            target,
+            already,
+            first,
+            ..
+        } => (target, already, first),
     };
+    // An image whose manifest digest did not change pulls to the same commit: nothing to do,
+    // and the guest is not restarted.
+    if let Some(image) = &target.image
+        && (first || (*pin != Pin::Auto && already))
+    {
+        let digest = container::digest_of(&host.ostree, &target.commit);
+        println!(
+            "{}: already up to date ({image}{})",
+            guest.name,
+            digest.map(|d| format!(", {d}")).unwrap_or_default()
+        );
+        return Ok(());
+    }
     let deps = host.list()?;
     let ours = Host::of_root(&deps, stateroot);
     if let Some(first) = ours.first()
@@ -331,7 +427,7 @@ fn apply(
             short(&target.commit)
         ));
     } else {
-        host.deploy(stateroot, &target.refspec, &target.commit, keep > 2, None)?;
+        super::image::deploy(host, stateroot, target, keep > 2)?;
     }
     if *pin == Pin::Auto {
         host.make_first(stateroot, &target.commit, keep, running)?;

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
         Ok(Some(a)) => network::run(&a),
         Err(e) => {
             eprintln!("ostree-guests-network: {e}\n\n{}", network::USAGE);
-            64
+            ostree_guests::exit::USAGE
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))

@@ -5,12 +5,9 @@
 use super::{
     BRIDGE_SUFFIX, ConfigError, GuestConfig, KnownBridges, NetworkMode, PrivateUsers, Profile,
 };
+use crate::bind_source::{self, Refusal};
 use crate::name::InterfaceName;
-
-/// Sources that would hand the guest the host's physical root (other stateroots, the host's
-/// /var, the repository whose files are the host's own /usr), or, through /proc's links, any
-/// process's root. The helper checks the real path again at every start.
-const FORBIDDEN_SOURCES: &[&str] = &["/", "/sysroot", "/ostree", "/proc"];
+use std::path::Path;
 
 /// `path` as the kernel reads it: repeated and trailing slashes carry no meaning, so `//usr`
 /// must be checked as `/usr` (`.` and `..` are refused when the value is read).
@@ -19,37 +16,34 @@ fn normalized(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn under(path: &str, dir: &str) -> bool {
-    path == dir || dir == "/" || path.starts_with(&format!("{dir}/"))
+/// Why the (normalized) host path `source` may not be bound, judged on its string by the one
+/// rule of `bind_source` with the booted host's places; the helper judges the real path.
+fn host_source_refusal(source: &str, read_only: bool, boot_writable: bool) -> Option<String> {
+    let refusal = bind_source::host_source_refusal(
+        Path::new(source),
+        read_only,
+        boot_writable,
+        &bind_source::booted_host(),
+    )?;
+    let what = match refusal {
+        Refusal::Proc => "/proc, whose links reach every process's root directory".to_owned(),
+        Refusal::HostRoot => physical_root("/"),
+        Refusal::PhysicalRoot(root) => physical_root(&root.display().to_string()),
+        Refusal::BootWritable(_) => {
+            return Some(format!(
+                "binding {source} read-write would let the guest change the host's kernels and boot entries; add read-only = true, or set boot-writable = true"
+            ));
+        }
+    };
+    Some(format!(
+        "binding {source} would expose {what}; bind a directory of its own instead"
+    ))
 }
 
-/// Why the (normalized) host path `source` may not be bound, judged on its string; the helper
-/// judges the real path.
-fn host_source_refusal(source: &str, read_only: bool, boot_writable: bool) -> Option<String> {
-    if let Some(f) = FORBIDDEN_SOURCES.iter().find(|f| {
-        if **f == "/" {
-            source == "/"
-        } else {
-            under(source, f)
-        }
-    }) {
-        let what = if *f == "/proc" {
-            "/proc, whose links reach every process's root directory".to_owned()
-        } else {
-            format!(
-                "the host's physical root under {f} (other stateroots, the host's /var, the OSTree repository)"
-            )
-        };
-        return Some(format!(
-            "binding {source} would expose {what}; bind a directory of its own instead"
-        ));
-    }
-    if under(source, "/boot") && !read_only && !boot_writable {
-        return Some(format!(
-            "binding {source} read-write would let the guest change the host's kernels and boot entries; add read-only = true, or set boot-writable = true"
-        ));
-    }
-    None
+fn physical_root(under: &str) -> String {
+    format!(
+        "the host's physical root under {under} (other stateroots, the host's /var, the OSTree repository)"
+    )
 }
 
 const MAX_DESCRIPTION: usize = 512;

@@ -267,58 +267,11 @@ pub fn load_texts(name: &MachineName, files: &[(&Path, &[u8])]) -> Result<Settin
     settings_from_texts(name, &texts, &KnownBridges::new())
 }
 
-/// [`load_texts`] without the single-file shortcut: what the shortcut must agree with.
-pub(crate) fn load_texts_layered(
-    name: &MachineName,
-    files: &[(&Path, &[u8])],
-) -> Result<Settings, ConfigError> {
-    let texts = files
-        .iter()
-        .map(|(p, bytes)| checked_text(p, bytes).map(|t| (*p, t)))
-        .collect::<Result<Vec<_>, _>>()?;
-    settings_from_layers(name, &texts, &KnownBridges::new())
-}
-
 /// Parse and validate each file, merge them in order, then the checks that need the merged
-/// result; the stateroot defaults to the machine name.
+/// result; the stateroot defaults to the machine name. One path for every guest, one file or
+/// many: a shortcut for a single file saved 0.05 % of the generator's time at N = 1 and was
+/// removed (docs/PERFORMANCE.md, "The single-file shortcut").
 fn settings_from_texts(
-    name: &MachineName,
-    files: &[(&Path, &str)],
-    bridges: &KnownBridges,
-) -> Result<Settings, ConfigError> {
-    match files {
-        [(_, text)] => single_file_settings(name, text, bridges)
-            .map_or_else(|| settings_from_layers(name, files, bridges), Ok),
-        _ => settings_from_layers(name, files, bridges),
-    }
-}
-
-/// The usual guest, one valid file without `x-` keys, read straight into the model: no spans,
-/// no key paths, no copy of the parsed table. That was half of the generator's work per guest.
-/// `None` for anything else, and [`settings_from_layers`] then does it all again with the
-/// positions an error message needs; for a valid file both give the same settings (a unit test
-/// over the test configurations and the `config_render` fuzz target check that).
-fn single_file_settings(
-    name: &MachineName,
-    text: &str,
-    bridges: &KnownBridges,
-) -> Option<Settings> {
-    // `x-` keys are stripped by the layered path (in `[environment]` too). Here they would be
-    // unknown fields or invalid variable names and fail anyway; the guard keeps the shortcut
-    // from depending on that.
-    if text.contains("x-") {
-        return None;
-    }
-    let config: GuestConfig = toml::from_str(text).ok()?;
-    check_combinations(&config, bridges, |_, m| ConfigError::file("", m)).ok()?;
-    let stateroot = match &config.stateroot {
-        Some(s) => s.clone(),
-        None => Stateroot::try_from(name.as_str().to_owned()).ok()?,
-    };
-    Some(Settings { stateroot, config })
-}
-
-fn settings_from_layers(
     name: &MachineName,
     files: &[(&Path, &str)],
     bridges: &KnownBridges,

@@ -47,7 +47,7 @@ const DUPLICATE2: &str = concat!(
     "040000000000000000287474291a364c86",
 );
 
-/// The marker Debian 13's ostree 2025.2 `ostree-prepare-root` wrote in the T3 VM (scenario 17
+/// The marker Debian 13's ostree 2025.2 `ostree-prepare-root` wrote in the T3 VM (scenario 18
 /// prints it), for the deployment directory 65024:10802 (/dev/vda, 254:0).
 const DEBIAN13_PREPARE_ROOT: &str = concat!(
     "6261636b696e672d726f6f742d6465766963652d696e6f64650000000000000000fe000000000000",
