@@ -20,7 +20,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export RUSTC_BOOTSTRAP=1
 export RUST_BACKTRACE=0
 build_flags=(--sanitizer none)
-targets=(config_render machine_name boot_entries)
+targets=(config_render machine_name boot_entries booted_marker)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz (cached in ~/.cargo/bin afterwards)"

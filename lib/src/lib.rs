@@ -59,6 +59,12 @@ pub mod fuzzing {
         crate::deployment::gvariant::version_in_commit(bytes)
     }
 
+    /// The `/run/ostree-booted` reader: its `{sv}` entries and `backing-root-device-inode`.
+    pub use crate::deployment::marker::{
+        DevIno, Entry as MarkerEntry, backing_dev_ino as marker_backing,
+        dict_entries as marker_entries,
+    };
+
     /// What `config::load` does for one guest once its files are read (no bridge declared).
     pub fn load_texts(
         name: &MachineName,

@@ -9,7 +9,9 @@
 #   TIME_SCALE=N        multiplies every timeout (the VM emulates its CPU: guests stop in ~10 s)
 # 0-12 run on every tier; 13 (cgroup v2 controllers, MemoryMax) needs the VM's own kernel and
 # unified hierarchy; 14 (NetworkManager) needs udev, i.e. the VM, booted with networkd masked;
-# 15 and 16 (tests/system/scenario-remote.sh) run in the container, whose share has the remote.
+# 15 and 16 (tests/system/scenario-remote.sh) run in the container, whose share has the remote;
+# 18 (tests/system/scenario-marker.sh: the real GVariant /run/ostree-booted against libostree and
+# our detection) needs the VM, the only tier booted through ostree-prepare-root.
 #
 # Guest stateroots in the sysroot (tests/system/build-host.sh): auto1 (autostart, veth), off1
 # (autostart = false), upg, gone (configs in the image), fresh and pinned (configs written here).
@@ -32,7 +34,7 @@ want() {
 		case " $SCENARIOS " in *" $1 "*) return 0 ;; *) return 1 ;; esac
 	fi
 	case $1 in
-	13 | 14) [ "$TIER" = vm ] ;;
+	13 | 14 | 18) [ "$TIER" = vm ] ;;
 	# the signed remote is made by t3a.sh before the host boots (tests/system/remote-repo.sh)
 	15 | 16) [ "$TIER" = container ] ;;
 	# the images, ostree container and skopeo are in the container host only (t3a.sh)
@@ -615,6 +617,12 @@ if want 14; then
 scenario 14 "NetworkManager"
 # shellcheck source=tests/system/scenario-nm.sh
 . /var/mnt/share/scenario-nm.sh
+fi
+# ---- 18. the real /run/ostree-booted against libostree and our detection (VM tier) ---------------
+if want 18; then
+scenario 18 "booted marker"
+# shellcheck source=tests/system/scenario-marker.sh
+. /var/mnt/share/scenario-marker.sh
 fi
 # ---- 15. the README's first guest from a signed HTTP remote; 16. restart to apply ------------------
 # shellcheck source=tests/system/scenario-remote.sh

@@ -6,23 +6,36 @@
 #   └─ qemu-system-x86_64 (TCG), disk = the physical root (an ext4 image of the OSTree sysroot)
 #      kernel, initramfs, options = the host's BLS entry (/boot/loader/entries/ostree-*-host.conf)
 #      └─ dracut initramfs: ostree-prepare-root.service turns ostree= into / (as on Fedora Atomic)
-#         └─ systemd 252 as PID 1, cgroup v2 with controllers, udev, our package (make install)
+#         └─ systemd as PID 1 (252 on Debian 12, 257 on 13), cgroup v2 with controllers, udev, our
+#            package (make install)
 #            ├─ ostree-guests-generator → systemd-nspawn@NAME.service → ostree-guest-start → nspawn
 #            └─ t3a-scenarios.service: tests/system/scenarios.sh from the 9p share
 #
 # It boots the same image twice, picking the network stack on the kernel command line:
-#   networkd        NetworkManager masked; scenarios 0-13 (13: cgroup controllers, MemoryMax)
-#   networkmanager  systemd-networkd masked; scenarios 0, 1 and 14 (bridge from our keyfile on an
+#   networkd        NetworkManager masked; scenarios 0-13 (13: cgroup controllers, MemoryMax) and 18
+#   networkmanager  systemd-networkd masked; scenarios 0, 1, 14 (bridge from our keyfile on an
 #                   uplink matched by MAC, a bridged guest's lease, a veth guest reaching the host)
+#                   and 18
+# Scenario 18 reads the /run/ostree-booted that the real ostree-prepare-root wrote (a GVariant on
+# Debian 13) with GLib and checks our booted-stateroot detection against libostree's.
 # The VM has one virtio NIC on QEMU's user network (it serves DHCP to the bridge and the guest).
 #
 # Usage (root, from a fresh clone):  tests/system/t3.sh        or   T3=1 tests/run
-# Env:  T3_WORKDIR   scratch (default /dev/shm/ostree-guests-t3; image and logs, removed unless
+#        Debian 13 host and guests:   HOST_SUITE=trixie GUEST_SUITE=trixie tests/system/t3.sh
+# Env:  HOST_SUITE   Debian suite of the VM host (default bookworm; trixie: systemd 257, ostree
+#                    2025.2, NetworkManager 1.52); GUEST_SUITE defaults to HOST_SUITE
+#       T3_WORKDIR   scratch (default /dev/shm/ostree-guests-t3; image and logs, removed unless
 #                    T3_KEEP=1)
-#       T3_BOOTS     which boots (default "networkd networkmanager")
-#       T3_SCENARIOS which scenarios each boot runs (default: 0-13, and 0 1 14); for debugging
+#       T3_BOOTS     which boots, in order (default "networkd networkmanager")
+#       T3_SCENARIOS which scenarios every boot runs (default: 0-13 18, and 0 1 14 18);
+#       T3_SCENARIOS_NETWORKD, T3_SCENARIOS_NETWORKMANAGER  the same for one boot (they win)
+#       T3_LOCK      a lock file (e.g. /var/tmp/ostree-guests-systest.lock) held with flock only
+#                    while the sysroot and disk image are built, not while QEMU runs: the VMs
+#                    share nothing mutable with T2/T3a but the caches (own workdir, user-mode
+#                    network, no machined registration on this machine)
+#       T3_NICE      niceness of QEMU (default 10: other tiers may run meanwhile)
 #       T3_TIMEOUT   seconds per boot (default 4500: TCG emulates every instruction; the
-#                    networkd boot took about 40 min on 2 busy cores)
+#                    networkd boot took about 40 min on 2 busy cores on Debian 12, 23 min on 13)
 #       T3_MEM, T3_CPUS  VM size (default 3072 MiB, 2)
 #       T3_TIME_SCALE    multiplies the scenarios' timeouts (default 6: TCG is that much slower)
 #       OSTREE_GUESTS_CACHE, MIRROR: see tests/lib
@@ -33,6 +46,9 @@ set -uo pipefail
 
 T3_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 export HOST_KIND=vm
+: "${HOST_SUITE:=bookworm}"
+: "${GUEST_SUITE:=$HOST_SUITE}"
+export HOST_SUITE GUEST_SUITE
 # shellcheck source=tests/system/build-host.sh
 . "$T3_DIR/build-host.sh"
 
@@ -59,6 +75,12 @@ cleanup() {
 
 t_start=$EPOCHREALTIME
 host_work_start
+if [ -n "${T3_LOCK:-}" ]; then
+	exec {lock_fd}>"$T3_LOCK" || die "cannot open T3_LOCK=$T3_LOCK"
+	log "t3: waiting for $T3_LOCK (held while building only)"
+	flock "$lock_fd"
+fi
+log "t3: $HOST_SUITE host, $GUEST_SUITE guests"
 build_host_sysroot "$WORK" || die "building the sysroot failed"
 SYSROOT=$WORK/sysroot
 
@@ -79,6 +101,8 @@ mkfs.ext4 -q -F -L ostree-sysroot -d "$SYSROOT" "$WORK/disk.img" 10G >"$WORK/mkf
 	{ cat "$WORK/mkfs.log" >&2; die "mkfs.ext4 -d $SYSROOT failed"; }
 remove_tree "$SYSROOT"
 t_built=$EPOCHREALTIME
+# the image is built: T2/T3a may run while the VMs boot
+[ -n "${T3_LOCK:-}" ] && exec {lock_fd}>&-
 log "t3: disk image $(du -h "$WORK/disk.img" | cut -f1) used ($(elapsed_since "$t_start" "$t_built")s since start)"
 
 accel=${T3_ACCEL:-tcg}
@@ -91,10 +115,11 @@ boot() {
 	local name=$1 extra=$2 selection=$3 share=$WORK/share-$1 t0=$EPOCHREALTIME rc=0
 	rm -rf "$share"
 	mkdir -p "$share"
-	install -m 0644 "$T3_DIR/scenarios.sh" "$T3_DIR/scenario-nm.sh" "$T3_DIR/../lib/common.sh" "$share/"
+	install -m 0644 "$T3_DIR/scenarios.sh" "$T3_DIR/scenario-nm.sh" "$T3_DIR/scenario-marker.sh" \
+		"$T3_DIR/../lib/common.sh" "$share/"
 	printf 'TIER=vm\nSCENARIOS="%s"\nTIME_SCALE=%s\n' "$selection" "${T3_TIME_SCALE:-6}" >"$share/tier.env"
 	log "t3: boot '$name' (${accel}, timeout ${TIMEOUT}s): scenarios $selection; console $WORK/console-$name.log"
-	timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
+	timeout "$TIMEOUT" nice -n "${T3_NICE:-10}" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
 		-smp "${T3_CPUS:-2}" -m "${T3_MEM:-3072}" \
 		-nodefaults -no-reboot -display none -monitor none -serial "file:$WORK/console-$name.log" \
 		-kernel "$WORK/vmlinuz" -initrd "$WORK/initramfs.img" -append "$options $extra" \
@@ -124,9 +149,13 @@ boot() {
 
 for b in $BOOTS; do
 	case $b in
-	networkd) boot networkd "systemd.mask=NetworkManager.service" "${T3_SCENARIOS:-0 1 2 3 4 5 6 7 8 9 10 11 12 13}" ;;
+	networkd)
+		boot networkd "systemd.mask=NetworkManager.service" \
+			"${T3_SCENARIOS_NETWORKD:-${T3_SCENARIOS:-0 1 2 3 4 5 6 7 8 9 10 11 12 13 18}}"
+		;;
 	networkmanager)
-		boot networkmanager "systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket" "${T3_SCENARIOS:-0 1 14}"
+		boot networkmanager "systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket" \
+			"${T3_SCENARIOS_NETWORKMANAGER:-${T3_SCENARIOS:-0 1 14 18}}"
 		;;
 	*) die "T3_BOOTS: unknown boot '$b' (networkd, networkmanager)" ;;
 	esac

@@ -4,7 +4,9 @@
 #   * a Debian kernel, its modules and an initramfs made by dracut with ostree's module
 #     (ostree-boot: ostree-prepare-root.service turns the physical root into the deployment
 #     named by the ostree= karg, as Fedora's initramfs does), all in /usr/lib/modules/KVER/
-#     where `ostree admin deploy` finds them (vmlinuz, initramfs.img);
+#     where `ostree admin deploy` finds them (vmlinuz, initramfs.img). The same recipe on
+#     HOST_SUITE=trixie: ostree-boot 2025.2 still ships /usr/lib/dracut/modules.d/98ostree, for
+#     dracut 106 (dracut-ng); its ostree-prepare-root writes the GVariant /run/ostree-booted;
 #   * NetworkManager (with dnsmasq-base for its shared mode) beside systemd-networkd: the VM
 #     test boots once per network stack and masks the other on the kernel command line.
 #
@@ -25,8 +27,10 @@ VM_ROOTFS_VERSION=ostree-guests-t3-vm-rootfs-1
 # the kernel is installed in a second step: debootstrap would pull initramfs-tools for it.
 : "${VM_PACKAGES:=$HOST_PACKAGES,dracut,dracut-core,ostree-boot,iputils-ping}"
 # Installed by apt in the chroot, with the kernel: polkitd (for NetworkManager) fails to configure
-# inside debootstrap. dnsmasq-base serves DHCP for NetworkManager's shared mode.
-: "${VM_APT_PACKAGES:=linux-image-amd64 network-manager dnsmasq-base nftables iptables}"
+# inside debootstrap. dnsmasq-base serves DHCP for NetworkManager's shared mode. python3-gi: GLib's
+# own GVariant parser reads the real /run/ostree-booted in the VM scenario (an oracle independent
+# of our reader).
+: "${VM_APT_PACKAGES:=linux-image-amd64 network-manager dnsmasq-base nftables iptables python3-gi}"
 
 vm_base_args() { printf '%s\n' vmbase "$HOST_SUITE" "$HOST_VARIANT" "$VM_PACKAGES" "$VM_ROOTFS_VERSION"; }
 

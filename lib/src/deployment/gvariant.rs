@@ -82,7 +82,7 @@ pub(crate) fn commit_version(path: &Path, buf: &mut Vec<u8>) -> Option<String> {
 }
 
 /// Width of the framing offsets of a container of `size` bytes (GLib `gvs_get_offset_size`).
-fn offset_width(size: u64) -> u64 {
+pub(crate) fn offset_width(size: u64) -> u64 {
     match size {
         0 => 0,
         1..=0xff => 1,
@@ -98,7 +98,7 @@ fn read_offset<S: Source + ?Sized>(src: &S, at: u64, width: u64) -> Option<u64> 
     Some(u64::from_le_bytes(le))
 }
 
-fn align8(x: u64) -> Option<u64> {
+pub(crate) fn align8(x: u64) -> Option<u64> {
     Some(x.checked_add(7)? & !7)
 }
 
@@ -213,7 +213,7 @@ pub(crate) mod tests {
         "f3b603e585c7eeeeb675faa412d5ec73f62988eb0b6c5488986e6d6c6c6c",
     );
 
-    fn unhex(s: &str) -> Vec<u8> {
+    pub(crate) fn unhex(s: &str) -> Vec<u8> {
         let s: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
         s.chunks(2)
             .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())

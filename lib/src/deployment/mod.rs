@@ -10,6 +10,7 @@ pub(crate) mod bls;
 mod error;
 pub(crate) mod gvariant;
 mod list;
+pub(crate) mod marker;
 mod origin;
 mod pin;
 mod read;

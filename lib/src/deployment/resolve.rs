@@ -1,11 +1,13 @@
 //! The booted deployment and the full resolution of a guest's deployment.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::list::{Details, list_with};
+use super::marker::{DevIno, Marker, read_marker};
 use super::{Deployment, Layout, Pin, ResolveError, select};
 
 /// The outcome of [`resolve`].
@@ -16,52 +18,103 @@ pub struct Resolved {
     pub dir: PathBuf,
 }
 
-/// The deployment the running system (`layout.root`) is booted from, like libostree ≥ 2018.3:
-/// `run/ostree-booted` must exist and the root must be the same inode as a listed deployment's
-/// directory (a booted root is a bind mount of it). `/proc/cmdline` is deliberately not used.
-///
-/// libostree's marker of a system booted from a deployment (its content does not matter here).
-fn ostree_booted(layout: &Layout) -> bool {
-    layout
-        .root
-        .join("run/ostree-booted")
-        .try_exists()
-        .unwrap_or(false)
+/// The deployment the running system (`layout.root`) is booted from, like libostree ≥ 2024.2:
+/// `run/ostree-booted` must exist, and a listed deployment's directory must be the one the marker
+/// names by `backing-root-device-inode` (ostree 2024 and later), or, for a marker without it (older
+/// ostree, an empty file), the same inode as the root (a booted root is a bind mount of it).
+/// `/proc/cmdline` is deliberately not used.
+pub fn booted_deployment<'a>(layout: &Layout, deps: &'a [Deployment]) -> Option<&'a Deployment> {
+    match read_marker(&layout.root) {
+        Marker::Absent => None,
+        Marker::Present(Some(backing)) => deps.iter().find(|d| is_dir_of(layout, d, backing)),
+        Marker::Present(None) => same_inode_as_root(layout, deps),
+    }
 }
 
-/// Composefs-booted hosts are not matched here (`/` is an overlay; libostree ≥ 2024.2 compares
-/// the `backing-root-device-inode` recorded in `/run/ostree-booted`): [`booted_stateroot`] falls
-/// back to the kernel command line for them.
-pub fn booted_deployment<'a>(layout: &Layout, deps: &'a [Deployment]) -> Option<&'a Deployment> {
-    if !ostree_booted(layout) {
-        return None;
-    }
-    same_inode_as_root(layout, deps)
+fn dev_ino(path: &Path) -> Option<DevIno> {
+    let m = fs::metadata(path).ok()?;
+    Some(DevIno {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
+}
+
+/// Whether `d`'s directory is `want` (libostree stats the bootlink, i.e. follows it).
+fn is_dir_of(layout: &Layout, d: &Deployment, want: DevIno) -> bool {
+    dev_ino(&layout.sysroot.join(d.relative_dir())) == Some(want)
 }
 
 /// The deployment whose directory is the running root, the booted marker already checked.
 fn same_inode_as_root<'a>(layout: &Layout, deps: &'a [Deployment]) -> Option<&'a Deployment> {
-    let root = fs::metadata(&layout.root).ok()?;
-    deps.iter().find(|d| {
-        fs::metadata(layout.sysroot.join(d.relative_dir()))
-            .is_ok_and(|m| m.dev() == root.dev() && m.ino() == root.ino())
-    })
+    let root = dev_ino(&layout.root)?;
+    deps.iter().find(|d| is_dir_of(layout, d, root))
 }
 
-/// The stateroot the host is booted from. Where no deployment matches `/` by inode (composefs
-/// hosts: `/` is an overlay), the kernel command line still names it: the booted entry's
-/// `ostree=/ostree/boot.N/STATEROOT/…` argument. Erring towards "booted" only ever refuses a
-/// guest, never lets one share the host's /var.
+/// The stateroot the host is booted from, which may not be among `deps` (a guest's start lists
+/// only its own stateroot). In order:
+/// 1. the marker's `backing-root-device-inode`: a listed deployment, else any directory under
+///    `ostree/deploy/*/deploy/` (the kernel command line's stateroot first). This is what names
+///    the right stateroot on a composefs host (`/` is an overlay) after a soft reboot into
+///    another stateroot, when the command line still names the first one;
+/// 2. `/` the same inode as a listed deployment (markers without the key);
+/// 3. the kernel command line's `ostree=/ostree/boot.N/STATEROOT/…` (composefs without the key).
+///
+/// Erring towards "booted" only ever refuses a guest, never lets one share the host's /var.
 pub fn booted_stateroot(layout: &Layout, deps: &[Deployment]) -> Option<String> {
-    // One check of the marker for both ways of finding the booted deployment.
-    if !ostree_booted(layout) {
-        return None;
+    // One read of the marker for all the ways of finding the booted deployment.
+    let backing = match read_marker(&layout.root) {
+        Marker::Absent => return None,
+        Marker::Present(b) => b,
+    };
+    let cmdline = || {
+        fs::read_to_string(layout.root.join("proc/cmdline"))
+            .ok()
+            .and_then(|c| cmdline_stateroot(&c))
+    };
+    if let Some(b) = backing {
+        if let Some(d) = deps.iter().find(|d| is_dir_of(layout, d, b)) {
+            return Some(d.stateroot.clone());
+        }
+        if let Some(s) = stateroot_with_dir(layout, b, cmdline().as_deref()) {
+            return Some(s);
+        }
     }
     if let Some(d) = same_inode_as_root(layout, deps) {
         return Some(d.stateroot.clone());
     }
-    let cmdline = fs::read_to_string(layout.root.join("proc/cmdline")).ok()?;
-    cmdline_stateroot(&cmdline)
+    cmdline()
+}
+
+/// Bounds the scan of [`stateroot_with_dir`]: stateroots, and deployments in each.
+const MAX_SCAN: usize = 256;
+
+/// The stateroot one of whose deployment directories is `want`, looking in `first`'s directory
+/// before the others (it is the booted one unless the host soft-rebooted into another).
+fn stateroot_with_dir(layout: &Layout, want: DevIno, first: Option<&str>) -> Option<String> {
+    let deploy = layout.sysroot.join("ostree/deploy");
+    // No deployment can match on another file system: spare the scan.
+    if dev_ino(&deploy)?.dev != want.dev {
+        return None;
+    }
+    let has_it = |stateroot: &OsStr| {
+        let Ok(dir) = fs::read_dir(deploy.join(stateroot).join("deploy")) else {
+            return false;
+        };
+        dir.take(MAX_SCAN)
+            .flatten()
+            .any(|e| dev_ino(&e.path()) == Some(want))
+    };
+    if let Some(s) = first.filter(|s| has_it(OsStr::new(s))) {
+        return Some(s.to_owned());
+    }
+    fs::read_dir(&deploy)
+        .ok()?
+        .take(MAX_SCAN)
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|s| Some(s.as_os_str()) != first.map(OsStr::new))
+        .find(|s| has_it(s))
+        .and_then(|s| s.into_string().ok())
 }
 
 fn cmdline_stateroot(cmdline: &str) -> Option<String> {
@@ -110,8 +163,9 @@ fn resolve_with(
         pin_flags,
     };
     let listing = list_with(layout, details)?;
-    // The listing holds only this stateroot's deployments, which is enough: a root that is none
-    // of them by inode leaves the kernel command line to name the booted stateroot, as on
+    // The listing holds only this stateroot's deployments, which is enough: a marker's backing
+    // directory that is none of them is looked for in the other stateroots, and a root that is
+    // none of them by inode leaves the kernel command line to name the booted stateroot, as on
     // composefs hosts, so this errs only towards refusing.
     if booted_stateroot(layout, &listing.deps).as_deref() == Some(stateroot) {
         return Err(ResolveError::HostStateroot {

@@ -610,3 +610,7 @@ fn every_failure_class_maps_to_its_retry_class() {
         assert_eq!(exit::NOT_RETRYABLE.contains(&code), !retry, "{e}: {code}");
     }
 }
+
+/// The booted deployment from a GVariant `/run/ostree-booted` (ostree 2024 and later).
+#[path = "booted_tests.rs"]
+mod booted;
