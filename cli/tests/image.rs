@@ -209,6 +209,68 @@ fn create_upgrade_and_remove_a_guest_from_an_image() {
     assert_eq!(e.status().len(), 1);
 }
 
+/// Pinning, the pruning of old deployments (`--keep`) and `remove --purge` treat an image guest
+/// as a ref guest: they act on deployments, whatever their origin says.
+#[test]
+fn pin_keep_and_purge_an_image_guest() {
+    skip_without_ostree_container!("pin_keep_and_purge_an_image_guest");
+    let mut e = Env::new();
+    let img = Images::new(&e);
+    let reference = img.reference("latest");
+    e.commit("img/x86_64", "i1");
+    img.encapsulate(&e, "img/x86_64", "latest");
+    e.cli_ok(
+        &["create", "web", "--image", &reference, "--network", "none"],
+        0,
+    );
+    let c1 = e.resolved("web").unwrap().checksum;
+    e.cli_ok(&["pin", "web"], 0);
+    let pinned = |e: &Env, c: &str| {
+        e.status()
+            .iter()
+            .any(|r| r.stateroot == "web" && r.checksum == c && r.pinned)
+    };
+    assert!(pinned(&e, &c1));
+
+    for i in 2..=3 {
+        e.commit("img/x86_64", &format!("i{i}"));
+        img.encapsulate(&e, "img/x86_64", "latest");
+        let (out, _) = e.cli_ok(&["upgrade", "web"], 0);
+        assert!(out.contains("pinned"), "{out}");
+        assert!(
+            pinned(&e, &c1),
+            "the pinned deployment must survive upgrade {i}"
+        );
+    }
+    let (out, _) = e.cli_ok(&["render", "web"], 0);
+    assert!(out.contains(&format!("deployment: {c1}.")), "{out}");
+    assert_eq!(e.status()[0].stateroot, "host");
+
+    e.cli_ok(&["unpin", "web"], 0);
+    e.commit("img/x86_64", "i4");
+    img.encapsulate(&e, "img/x86_64", "latest");
+    e.cli_ok(&["upgrade", "web", "--keep", "1"], 0);
+    let web: Vec<_> = e
+        .status()
+        .into_iter()
+        .filter(|r| r.stateroot == "web")
+        .collect();
+    assert_eq!(
+        web.len(),
+        1,
+        "--keep 1 leaves only the new deployment: {web:?}"
+    );
+    assert_eq!(web[0].checksum, e.resolved("web").unwrap().checksum);
+    assert_ne!(web[0].checksum, c1);
+    assert!(origin_of(&e, "web").contains(&reference));
+
+    e.cli_ok(&["remove", "web", "--purge", "--yes"], 0);
+    assert!(!e.path("ostree/deploy/web").exists());
+    assert!(!image_list(&e).lines().any(|l| l == reference));
+    assert_eq!(e.status().len(), 1);
+    assert_eq!(e.status()[0].stateroot, "host");
+}
+
 #[test]
 fn a_bad_image_leaves_the_sysroot_as_it_was() {
     skip_without_ostree_container!("a_bad_image_leaves_the_sysroot_as_it_was");
@@ -323,24 +385,16 @@ fn a_full_boot_directory_leaves_nothing_behind() {
 #[test]
 fn pull_progress_on_a_terminal_only() {
     skip_without_ostree_container!("pull_progress_on_a_terminal_only");
-    if Command::new("script").arg("--version").output().is_err() {
-        println!("SKIP: pull_progress_on_a_terminal_only: no script(1) (util-linux)");
-        return;
-    }
     let mut e = Env::new();
     let img = Images::new(&e);
     e.commit("img/x86_64", "i1");
     img.encapsulate(&e, "img/x86_64", "v1");
     // Under a pseudo-terminal the pull's own report reaches it (its layer summary).
     let args = format!("create web --image {}", img.reference("v1"));
-    let out = e
-        .with_env(&mut Command::new("script"))
-        .args(["-qec", &format!("exec \"$OG_CLI\" {args}"), "/dev/null"])
-        .env("OG_CLI", env!("CARGO_BIN_EXE_ostree-guests"))
-        .output()
-        .unwrap();
-    let tty = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{tty}");
+    let Some((code, tty)) = e.on_a_terminal("pull_progress_on_a_terminal_only", &args) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{tty}");
     assert!(
         tty.contains("layers needed"),
         "no pull report on the terminal: {tty:?}"

@@ -7,37 +7,21 @@
 #[macro_use]
 mod common;
 
-use std::process::Command;
-
 use common::Env;
+
+const TEST: &str = "pull_progress_on_a_terminal_only";
 
 /// ostree's console progress saves and restores the cursor (ESC 7, ESC 8) around its line.
 const PROGRESS_MARK: &str = "\x1b7";
 
-/// Runs the CLI under a pseudo-terminal; returns its exit status and everything it wrote.
-fn on_a_terminal(e: &Env, args: &str) -> (Option<i32>, String) {
-    let out = e
-        .with_env(&mut Command::new("script"))
-        .args(["-qec", &format!("exec \"$OG_CLI\" {args}"), "/dev/null"])
-        .env("OG_CLI", env!("CARGO_BIN_EXE_ostree-guests"))
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
 #[test]
 fn pull_progress_on_a_terminal_only() {
     skip_unless_possible!("pull_progress_on_a_terminal_only");
-    if Command::new("script").arg("--version").output().is_err() {
-        println!("SKIP: pull_progress_on_a_terminal_only: no script(1) (util-linux)");
-        return;
-    }
     let mut e = Env::new();
     e.publish("p1");
-    let (code, tty) = on_a_terminal(&e, "create web --ref rem:pub/x86_64");
+    let Some((code, tty)) = e.on_a_terminal(TEST, "create web --ref rem:pub/x86_64") else {
+        return;
+    };
     assert_eq!(code, Some(0), "{tty}");
     assert!(
         tty.contains(PROGRESS_MARK) && tty.contains("content objects"),
@@ -53,7 +37,9 @@ fn pull_progress_on_a_terminal_only() {
     assert!(!err.contains(PROGRESS_MARK) && !out.contains(PROGRESS_MARK));
 
     e.publish("p3");
-    let (code, tty) = on_a_terminal(&e, "--quiet upgrade web");
+    let Some((code, tty)) = e.on_a_terminal(TEST, "--quiet upgrade web") else {
+        return;
+    };
     assert_eq!(code, Some(0), "{tty}");
     assert!(
         !tty.contains(PROGRESS_MARK),
@@ -61,7 +47,9 @@ fn pull_progress_on_a_terminal_only() {
     );
 
     e.publish("p4");
-    let (code, tty) = on_a_terminal(&e, "upgrade web");
+    let Some((code, tty)) = e.on_a_terminal(TEST, "upgrade web") else {
+        return;
+    };
     assert_eq!(code, Some(0), "{tty}");
     assert!(tty.contains(PROGRESS_MARK), "no upgrade progress: {tty:?}");
 }

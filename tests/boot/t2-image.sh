@@ -95,18 +95,30 @@ DRY=$(guest_dry_run img 2>&1 | sed -n 's/^deployment: *//p')
 check "dry-run resolves img to the pulled deployment" sh -c 'echo "$1"; [ -n "$1" ] && [ "$1" = "$2" ]' sh "$DRY" "$DEP1"
 
 PROBE=t2-image-$$-$RANDOM
-log "== img, image 1"
-if boot_and_wait "img (image 1)" img "$LOGS/img-1.log"; then
-	guest_running_checks img "img (image 1)"
-	check "img (image 1): /usr is image 1" sh -c '
-		v=$(nsenter -t "$1" -a -- cat /usr/share/ostree-guests-test/image-version); echo "$v"; [ "$v" = 1 ]' sh "${LEADER[img]}"
-	check "img (image 1): a file written to /var lands in the stateroot's var" sh -c '
-		nsenter -t "$1" -a -- sh -c "mkdir -p /var/lib/t2 && echo $3 > /var/lib/t2/probe" || exit 1
-		cat "$2/ostree/deploy/img/var/lib/t2/probe"' sh "${LEADER[img]}" "$SYSROOT" "$PROBE"
-	stop_guest img "image 1"
-else
-	kill_guest img
-fi
+# boot_image N: boots img, checks that its /usr is image N, then that /var carries over: image 1
+# writes a file there, later images must find it.
+boot_image() {
+	local n=$1 what="img (image $1)"
+	log "== $what"
+	if ! boot_and_wait "$what" img "$LOGS/img-$n.log"; then
+		kill_guest img
+		return
+	fi
+	guest_running_checks img "$what"
+	check "$what: /usr is image $n" sh -c '
+		v=$(nsenter -t "$1" -a -- cat /usr/share/ostree-guests-test/image-version); echo "$v"; [ "$v" = "$2" ]' sh "${LEADER[img]}" "$n"
+	if [ "$n" = 1 ]; then
+		check "$what: a file written to /var lands in the stateroot's var" sh -c '
+			nsenter -t "$1" -a -- sh -c "mkdir -p /var/lib/t2 && echo $3 > /var/lib/t2/probe" || exit 1
+			cat "$2/ostree/deploy/img/var/lib/t2/probe"' sh "${LEADER[img]}" "$SYSROOT" "$PROBE"
+	else
+		check "$what: /var kept the file written under image 1" sh -c '
+			v=$(nsenter -t "$1" -a -- cat /var/lib/t2/probe); echo "$v"; [ "$v" = "$2" ]' sh "${LEADER[img]}" "$PROBE"
+	fi
+	stop_guest img "image $n"
+}
+
+boot_image 1
 
 log "== image 2 under the same tag, upgrade"
 t0=$EPOCHREALTIME
@@ -123,17 +135,7 @@ check "dry-run resolves img to the new deployment" sh -c 'echo "$1"; [ -n "$1" ]
 check "upgrade again says already up to date" sh -c 'o=$("$@"); echo "$o"; echo "$o" | grep -q "already up to date"' sh "${OG[@]}" upgrade img
 check "upgrade --check then says no update (exit 77)" sh -c '"$@"; rc=$?; echo "exit $rc"; [ $rc = 77 ]' sh "${OG[@]}" upgrade img --check
 
-log "== img, image 2"
-if boot_and_wait "img (image 2)" img "$LOGS/img-2.log"; then
-	guest_running_checks img "img (image 2)"
-	check "img (image 2): /usr is image 2" sh -c '
-		v=$(nsenter -t "$1" -a -- cat /usr/share/ostree-guests-test/image-version); echo "$v"; [ "$v" = 2 ]' sh "${LEADER[img]}"
-	check "img (image 2): /var kept the file written under image 1" sh -c '
-		v=$(nsenter -t "$1" -a -- cat /var/lib/t2/probe); echo "$v"; [ "$v" = "$2" ]' sh "${LEADER[img]}" "$PROBE"
-	stop_guest img "image 2"
-else
-	kill_guest img
-fi
+boot_image 2
 
 log "== remove"
 check "remove img" "${OG[@]}" remove img

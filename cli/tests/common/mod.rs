@@ -117,6 +117,25 @@ impl Env {
             .stdin(std::process::Stdio::null())
     }
 
+    /// Runs the CLI under a pseudo-terminal (util-linux `script`); returns its exit status and
+    /// everything it wrote there, or None (after a loud SKIP line for `test`) without `script`.
+    pub fn on_a_terminal(&self, test: &str, args: &str) -> Option<(Option<i32>, String)> {
+        if Command::new("script").arg("--version").output().is_err() {
+            println!("SKIP: {test}: no script(1) (util-linux)");
+            return None;
+        }
+        let out = self
+            .with_env(&mut Command::new("script"))
+            .args(["-qec", &format!("exec \"$OG_CLI\" {args}"), "/dev/null"])
+            .env("OG_CLI", env!("CARGO_BIN_EXE_ostree-guests"))
+            .output()
+            .unwrap();
+        Some((
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ))
+    }
+
     /// Runs the CLI and asserts its exit status; returns (stdout, stderr).
     pub fn cli_ok(&self, args: &[&str], code: i32) -> (String, String) {
         let out = self.cli(args);
