@@ -37,7 +37,7 @@ source tests/lib/common.sh
 need_root
 ensure_packages rpm tar gzip python3 python3-venv
 command -v cargo >/dev/null || die "cargo not found in PATH"
-CACHE=${CACHE:-/var/tmp/ostree-guests/cache/rpm}
+CACHE=${CACHE:-${OSTREE_GUESTS_CACHE:-/var/tmp/ostree-guests/cache}/rpm}
 mkdir -p "$CACHE"
 
 name=ostree-guests
