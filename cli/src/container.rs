@@ -17,7 +17,7 @@ use crate::exit::{
     Failure, IMAGE_PULL_FAILED, IMAGE_SIGNATURE_REFUSED, IO_FAILED, NO_OSTREE_CONTAINER,
     OSTREE_FAILED, Result, USAGE,
 };
-use crate::ostree::Ostree;
+use crate::ostree::{Ostree, show};
 use crate::progress;
 
 /// Where `ostree` (libostree ≥ 2022.1, Debian's and Fedora's builds) looks for the
@@ -45,15 +45,6 @@ fn require_at(path: &Path) -> Result<()> {
             path.display()
         ),
     ))
-}
-
-fn show(args: &[OsString]) -> String {
-    let mut s = String::from("ostree");
-    for a in args {
-        s.push(' ');
-        s.push_str(&a.to_string_lossy());
-    }
-    s
 }
 
 /// The exit status for a failed pull: the containers/image library words a policy refusal

@@ -22,7 +22,8 @@ pub struct Ostree {
     repo: PathBuf,
 }
 
-fn show(args: &[OsString]) -> String {
+/// The command line as the user would type it, for messages.
+pub(crate) fn show(args: &[OsString]) -> String {
     let mut s = String::from("ostree");
     for a in args {
         s.push(' ');

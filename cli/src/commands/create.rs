@@ -3,7 +3,7 @@
 use std::fs;
 
 use ostree_guests::config::{self, Settings};
-use ostree_guests::deployment::{self, Pin};
+use ostree_guests::deployment::{self, Deployment, Pin};
 
 use crate::args::{ConfigOpts, CreateArgs, NetworkMode, OptSource, PrivateUsers, Profile};
 use crate::container;
@@ -208,7 +208,16 @@ pub fn run(a: &CreateArgs) -> Result<()> {
         .map(|s| s.config.deployment.0.clone())
         .unwrap_or(Pin::Auto);
     let mut initialised = false;
-    let placed = place(&host, name, stateroot, &target, &pin, a, &mut initialised);
+    let placed = place(
+        &host,
+        &deps,
+        name,
+        stateroot,
+        &target,
+        &pin,
+        a,
+        &mut initialised,
+    );
     let (already, running) = match placed {
         Ok(p) => p,
         Err(e) => {
@@ -280,8 +289,10 @@ pub fn run(a: &CreateArgs) -> Result<()> {
 /// guest's deployment, keeping the guest running meanwhile if it does; true when the commit was
 /// deployed there already, and the running guest's guard (finished once the configuration is
 /// written). `initialised` tells the caller what to undo on failure.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only name them again
 fn place(
     host: &Host,
+    deps: &[Deployment],
     name: &str,
     stateroot: &str,
     target: &Target,
@@ -290,8 +301,8 @@ fn place(
     initialised: &mut bool,
 ) -> Result<(bool, Running)> {
     let keep = usize::from(a.keep.keep);
-    let deps = host.list()?;
-    let ours = Host::of_root(&deps, stateroot);
+    // The listing taken under the lock before the pull: a pull changes no deployment.
+    let ours = Host::of_root(deps, stateroot);
     let already = ours.iter().any(|d| d.checksum == target.commit);
     if !ours.is_empty() && !already && !a.force {
         let list: Vec<String> = ours.iter().map(|d| d.label()).collect();
