@@ -271,6 +271,39 @@ fn pin_keep_and_purge_an_image_guest() {
     assert_eq!(e.status()[0].stateroot, "host");
 }
 
+/// `remove` drops an image's refs only when it can tell that no deployment needs them: an
+/// origin naming an image in a form it does not know (a newer rpm-ostree or bootc) keeps them.
+#[test]
+fn remove_keeps_image_refs_when_another_origin_is_unknown() {
+    skip_without_ostree_container!("remove_keeps_image_refs_when_another_origin_is_unknown");
+    let mut e = Env::new();
+    let img = Images::new(&e);
+    let reference = img.reference("latest");
+    e.commit("img/x86_64", "i1");
+    img.encapsulate(&e, "img/x86_64", "latest");
+    e.cli_ok(
+        &["create", "web", "--image", &reference, "--network", "none"],
+        0,
+    );
+    let host = e.resolved("host").unwrap();
+    let host_origin = e.path(&format!(
+        "ostree/deploy/host/deploy/{}.origin",
+        host.dir_name()
+    ));
+    fs::write(
+        &host_origin,
+        "[origin]\ncontainer-image-reference=ostree-future-scheme:docker://quay.io/x:1\n",
+    )
+    .unwrap();
+    let (_, err) = e.cli_ok(&["remove", "web"], 0);
+    assert!(err.contains("not removing the guest's image refs"), "{err}");
+    assert!(
+        image_list(&e).lines().any(|l| l == reference),
+        "the image was dropped: {}",
+        image_list(&e)
+    );
+}
+
 #[test]
 fn a_bad_image_leaves_the_sysroot_as_it_was() {
     skip_without_ostree_container!("a_bad_image_leaves_the_sysroot_as_it_was");

@@ -105,11 +105,27 @@ pub(crate) fn prune_unused(host: &Host, images: &[ImageRef]) {
         return;
     }
     let remaining: Vec<String> = match host.list() {
-        Ok(deps) => deps
-            .iter()
-            .filter_map(|d| of_deployment(host, d))
-            .map(|i| i.image())
-            .collect(),
+        Ok(deps) => {
+            let mut names = Vec::new();
+            for d in &deps {
+                let Some(text) = host.origin_image(&Id::of(d)) else {
+                    continue;
+                };
+                match ImageRef::parse(&text, false) {
+                    Ok(i) => names.push(i.image()),
+                    // The host's own origin (rpm-ostree, bootc) may use a form we do not
+                    // know: then nobody can tell which image it needs, so none is dropped.
+                    Err(e) => {
+                        progress::warn(&format!(
+                            "not removing the guest's image refs: deployment {} names an image this tool cannot compare ({e})",
+                            d.label()
+                        ));
+                        return;
+                    }
+                }
+            }
+            names
+        }
         Err(e) => {
             progress::warn(&format!(
                 "not removing the guest's image refs: listing the deployments failed: {}",
