@@ -9,9 +9,9 @@
 # boots it with real systemd-nspawn. A second image under the same tag is then upgraded to.
 #
 # Usage (root):  tests/boot/t2-image.sh
-# Env:  OSTREE_GUEST_START   helper binary (default <repo>/target/debug/ostree-guest-start)
-#       OSTREE_GUESTS_CLI    CLI binary (default <repo>/target/debug/ostree-guests); both are
-#                            built with cargo when missing
+# Env:  OSTREE_GUEST_START   helper binary (default $CARGO_TARGET_DIR or <repo>/target, debug/)
+#       OSTREE_GUESTS_CLI    CLI binary (the same default); both are built with cargo when
+#                            missing
 #       T2_WORKDIR           scratch dir (default /dev/shm/ostree-guests-t2-image)
 #       T2_BOOT_TIMEOUT      seconds to reach multi-user.target (default 120)
 # Output: PASS:/FAIL: lines, TIMING: lines, and last "N passed, N failed, N skipped".
@@ -19,44 +19,22 @@
 # shellcheck disable=SC2016
 set -uo pipefail
 
-T2_DIR=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
-REPO=$(realpath "$T2_DIR/../..")
-# shellcheck source=tests/lib/common.sh
-. "$REPO/tests/lib/common.sh"
-# shellcheck source=tests/lib/mk-sysroot.sh
-. "$REPO/tests/lib/mk-sysroot.sh"
+# shellcheck source=tests/lib/boot.sh
+. "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../lib/boot.sh"
 # shellcheck source=tests/lib/ostree-container.sh
 . "$REPO/tests/lib/ostree-container.sh"
-
-need_root
-ensure_packages ostree systemd-container debootstrap e2fsprogs util-linux mount
-
-WORK=${T2_WORKDIR:-/dev/shm/ostree-guests-t2-image}
-SYSROOT=$WORK/sysroot
-CFGROOT=$WORK/root
-LOGS=$WORK/logs
+t2_init /dev/shm/ostree-guests-t2-image
 OCI=$WORK/oci
-BOOT_TIMEOUT=${T2_BOOT_TIMEOUT:-120}
-STOP_TIMEOUT=30
-HELPER=${OSTREE_GUEST_START:-$REPO/target/debug/ostree-guest-start}
-CLI=${OSTREE_GUESTS_CLI:-$REPO/target/debug/ostree-guests}
+CLI=${OSTREE_GUESTS_CLI:-$T2_TARGET_DIR/debug/ostree-guests}
 
-# shellcheck source=tests/lib/boot.sh
-. "$REPO/tests/lib/boot.sh"
-boot_setup
-
-if [ -e "$WORK" ]; then
-	remove_tree "$WORK" || die "cannot remove the old $WORK"
+t2_fresh_work
+mkdir -p "$OCI"
+t2_need_helper
+if [ ! -x "$CLI" ] && [ -z "${OSTREE_GUESTS_CLI:-}" ] && command -v cargo >/dev/null; then
+	log "building the CLI: cargo build -p ostree-guests-cli"
+	(cd "$REPO" && CARGO_TARGET_DIR=$T2_TARGET_DIR cargo build -q -p ostree-guests-cli) || die "cargo build failed"
 fi
-mkdir -p "$LOGS" "$CFGROOT/etc/ostree-guests.d" "$OCI"
-
-for b in "$HELPER:ostree-guests-helpers" "$CLI:ostree-guests-cli"; do
-	if [ ! -x "${b%%:*}" ] && command -v cargo >/dev/null; then
-		log "building ${b##*:}: cargo build -p ${b##*:}"
-		(cd "$REPO" && cargo build -q -p "${b##*:}") || die "cargo build failed"
-	fi
-	[ -x "${b%%:*}" ] || die "${b%%:*} missing: cargo build -p ${b##*:}"
-done
+[ -x "$CLI" ] || die "$CLI missing: cargo build -p ostree-guests-cli, or set OSTREE_GUESTS_CLI"
 
 t0=$EPOCHREALTIME
 ensure_ostree_container >"$LOGS/ostree-container.log" 2>&1 || {
