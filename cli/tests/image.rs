@@ -209,11 +209,9 @@ fn create_upgrade_and_remove_a_guest_from_an_image() {
     assert_eq!(e.status().len(), 1);
 }
 
-/// Pinning, the pruning of old deployments (`--keep`) and `remove --purge` treat an image guest
-/// as a ref guest: they act on deployments, whatever their origin says.
-#[test]
-fn pin_keep_and_purge_an_image_guest() {
-    skip_without_ostree_container!("pin_keep_and_purge_an_image_guest");
+/// A sysroot with guest `web` created from image `latest` (commit i1); its images and the
+/// reference `create` was given.
+fn web_from_an_image() -> (Env, Images, String) {
     let mut e = Env::new();
     let img = Images::new(&e);
     let reference = img.reference("latest");
@@ -223,6 +221,15 @@ fn pin_keep_and_purge_an_image_guest() {
         &["create", "web", "--image", &reference, "--network", "none"],
         0,
     );
+    (e, img, reference)
+}
+
+/// Pinning, the pruning of old deployments (`--keep`) and `remove --purge` treat an image guest
+/// as a ref guest: they act on deployments, whatever their origin says.
+#[test]
+fn pin_keep_and_purge_an_image_guest() {
+    skip_without_ostree_container!("pin_keep_and_purge_an_image_guest");
+    let (mut e, img, reference) = web_from_an_image();
     let c1 = e.resolved("web").unwrap().checksum;
     e.cli_ok(&["pin", "web"], 0);
     let pinned = |e: &Env, c: &str| {
@@ -276,15 +283,7 @@ fn pin_keep_and_purge_an_image_guest() {
 #[test]
 fn remove_keeps_image_refs_when_another_origin_is_unknown() {
     skip_without_ostree_container!("remove_keeps_image_refs_when_another_origin_is_unknown");
-    let mut e = Env::new();
-    let img = Images::new(&e);
-    let reference = img.reference("latest");
-    e.commit("img/x86_64", "i1");
-    img.encapsulate(&e, "img/x86_64", "latest");
-    e.cli_ok(
-        &["create", "web", "--image", &reference, "--network", "none"],
-        0,
-    );
+    let (e, _, reference) = web_from_an_image();
     let host = e.resolved("host").unwrap();
     let host_origin = e.path(&format!(
         "ostree/deploy/host/deploy/{}.origin",
